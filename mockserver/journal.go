@@ -1,0 +1,174 @@
+package mockserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Entry is one journaled event: an HTTP request the mock answered, or a
+// data-channel frame it received (Channel set).
+type Entry struct {
+	Seq        int64             `json:"seq"`
+	Time       string            `json:"time"` // RFC 3339 with milliseconds
+	Method     string            `json:"method,omitempty"`
+	Path       string            `json:"path,omitempty"`
+	Query      string            `json:"query,omitempty"`
+	Route      string            `json:"route,omitempty"` // the pattern that matched
+	Status     int               `json:"status,omitempty"`
+	DurationMS float64           `json:"duration_ms,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"` // secrets redacted
+	// Auth says how the request authenticated: "none" (no Authorization
+	// header), "empty" ("Bearer " with nothing), "bearer", or "api_key".
+	Auth string `json:"auth,omitempty"`
+	// TokenID is the jti of a verified JWT (not secret), so suites can see
+	// which token each request used.
+	TokenID   string          `json:"token_id,omitempty"`
+	SessionID string          `json:"session_id,omitempty"`
+	Body      json.RawMessage `json:"body,omitempty"` // JSON bodies only, redacted
+	BodyBytes int             `json:"body_bytes,omitempty"`
+	Detail    string          `json:"detail,omitempty"` // error detail sent back
+	Fault     string          `json:"fault,omitempty"`  // injected fault, if any
+
+	// Data-channel entries.
+	Channel      string `json:"channel,omitempty"` // data | control
+	ConnectionID int    `json:"connection_id,omitempty"`
+	Codec        string `json:"codec,omitempty"` // v0 | v1 | legacy
+	Scope        string `json:"scope,omitempty"`
+	Type         string `json:"type,omitempty"`
+	RequestID    string `json:"request_id,omitempty"`
+
+	at time.Time
+}
+
+// At is the entry's time.
+func (e Entry) At() time.Time { return e.at }
+
+// Journal is a bounded, ordered log of what the mock received. When full,
+// the oldest entries are dropped so long load runs stay in bounded memory.
+type Journal struct {
+	mu      sync.Mutex
+	max     int
+	entries []Entry
+	seq     int64
+	dropped int64
+}
+
+func newJournal(max int) *Journal {
+	if max <= 0 {
+		max = 10000
+	}
+	return &Journal{max: max}
+}
+
+// Add appends an entry, stamping its sequence number and time.
+func (j *Journal) Add(e Entry) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.seq++
+	e.Seq = j.seq
+	if e.at.IsZero() {
+		e.at = time.Now()
+	}
+	e.Time = e.at.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	if len(j.entries) >= j.max {
+		n := copy(j.entries, j.entries[1:])
+		j.entries = j.entries[:n]
+		j.dropped++
+	}
+	j.entries = append(j.entries, e)
+}
+
+// Filter selects journal entries; zero fields match everything.
+type Filter struct {
+	SessionID  string
+	PathPrefix string
+	Method     string
+	Channel    string
+	SinceSeq   int64
+}
+
+func (f Filter) match(e Entry) bool {
+	return (f.SessionID == "" || e.SessionID == f.SessionID) &&
+		(f.PathPrefix == "" || strings.HasPrefix(e.Path, f.PathPrefix)) &&
+		(f.Method == "" || strings.EqualFold(e.Method, f.Method)) &&
+		(f.Channel == "" || e.Channel == f.Channel) &&
+		e.Seq > f.SinceSeq
+}
+
+// Entries returns matching entries, oldest first.
+func (j *Journal) Entries(f Filter) []Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]Entry, 0, len(j.entries))
+	for _, e := range j.entries {
+		if f.match(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Clear empties the journal (sequence numbers keep increasing).
+func (j *Journal) Clear() {
+	j.mu.Lock()
+	j.entries = nil
+	j.dropped = 0
+	j.mu.Unlock()
+}
+
+// Dropped reports how many entries the bound discarded since the last Clear.
+func (j *Journal) Dropped() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.dropped
+}
+
+// redactHeaders copies request headers, hiding secrets but keeping enough to
+// tell an empty bearer from a missing one.
+func redactHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		v := strings.Join(vs, ", ")
+		switch http.CanonicalHeaderKey(k) {
+		case "Authorization":
+			v = redactAuthorization(v)
+		case "Reactor-Api-Key", "X-Api-Key":
+			v = redactSecret(v)
+		case "Cookie":
+			v = "[redacted]"
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func redactAuthorization(v string) string {
+	scheme, token, ok := strings.Cut(v, " ")
+	if !ok || token == "" {
+		return v // "Bearer" or "Bearer " carry no secret and must stay visible
+	}
+	return scheme + " " + redactSecret(token)
+}
+
+// redactSecret keeps a short prefix so a human can tell keys apart.
+func redactSecret(v string) string {
+	if len(v) <= 6 {
+		return "[redacted]"
+	}
+	return v[:6] + "…[redacted]"
+}
+
+// authKind classifies the Authorization header for the journal.
+func authKind(r *http.Request) string {
+	v, ok := r.Header["Authorization"]
+	if !ok || len(v) == 0 {
+		return "none"
+	}
+	if strings.TrimSpace(strings.TrimPrefix(v[0], "Bearer")) == "" {
+		return "empty"
+	}
+	return "bearer"
+}

@@ -20,6 +20,10 @@ func (s *Server) adminRoutes() {
 		return nil
 	})
 	s.admin("POST /__admin/sessions/{id}/state", s.adminForceState)
+	s.admin("GET /__admin/uploads", func(w http.ResponseWriter, r *http.Request) *apiError {
+		writeJSON(w, http.StatusOK, s.uploads.snapshot())
+		return nil
+	})
 	s.admin("GET /__admin/scenario", func(w http.ResponseWriter, r *http.Request) *apiError {
 		writeJSON(w, http.StatusOK, s.Scenario())
 		return nil

@@ -46,21 +46,23 @@ type Entry struct {
 // At is the entry's time.
 func (e Entry) At() time.Time { return e.at }
 
-// Journal is a bounded, ordered log of what the mock received. When full,
-// the oldest entries are dropped so long load runs stay in bounded memory.
+// Journal is a bounded, ordered log of what the mock received. It is a ring:
+// when full, each new entry overwrites the oldest, so long load runs stay in
+// bounded memory and appending costs the same at any fill level.
 type Journal struct {
-	mu      sync.Mutex
-	max     int
-	entries []Entry
-	seq     int64
-	dropped int64
+	mu       sync.Mutex
+	ring     []Entry // grows lazily up to capacity
+	capacity int
+	start    int // index of the oldest entry once the ring is full
+	seq      int64
+	dropped  int64
 }
 
 func newJournal(max int) *Journal {
 	if max <= 0 {
 		max = 10000
 	}
-	return &Journal{max: max}
+	return &Journal{capacity: max}
 }
 
 // Add appends an entry, stamping its sequence number and time.
@@ -73,12 +75,14 @@ func (j *Journal) Add(e Entry) {
 		e.at = time.Now()
 	}
 	e.Time = e.at.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-	if len(j.entries) >= j.max {
-		n := copy(j.entries, j.entries[1:])
-		j.entries = j.entries[:n]
+	switch {
+	case len(j.ring) < j.capacity:
+		j.ring = append(j.ring, e)
+	default:
+		j.ring[j.start] = e
+		j.start = (j.start + 1) % len(j.ring)
 		j.dropped++
 	}
-	j.entries = append(j.entries, e)
 }
 
 // Filter selects journal entries; zero fields match everything.
@@ -102,9 +106,9 @@ func (f Filter) match(e Entry) bool {
 func (j *Journal) Entries(f Filter) []Entry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	out := make([]Entry, 0, len(j.entries))
-	for _, e := range j.entries {
-		if f.match(e) {
+	out := make([]Entry, 0, len(j.ring))
+	for i := range j.ring {
+		if e := j.ring[(j.start+i)%len(j.ring)]; f.match(e) {
 			out = append(out, e)
 		}
 	}
@@ -114,8 +118,7 @@ func (j *Journal) Entries(f Filter) []Entry {
 // Clear empties the journal (sequence numbers keep increasing).
 func (j *Journal) Clear() {
 	j.mu.Lock()
-	j.entries = nil
-	j.dropped = 0
+	j.ring, j.start, j.dropped = nil, 0, 0
 	j.mu.Unlock()
 }
 

@@ -194,7 +194,7 @@ type legacySessionStatus struct {
 	ServerInfo wire.ServerInfo   `json:"server_info"`
 }
 
-func legacyStatusBody(b wire.SessionResponse) legacySessionStatus {
+func legacyStatusBody(b sessionWire) legacySessionStatus {
 	return legacySessionStatus{SessionID: b.SessionID, State: b.State.LegacyStateCode(), StateName: b.State,
 		Cluster: b.Cluster, Model: b.Model, ServerInfo: b.ServerInfo}
 }

@@ -22,6 +22,7 @@ type Model struct {
 	names    []string // names[0] is the canonical name
 	version  string
 	caps     wire.Capabilities
+	capsJSON json.RawMessage // caps encoded once: session polls are the mock's hottest path
 	commands map[string]*Command
 	order    []string // command names in declaration order
 	webhooks map[string]map[string]any
@@ -292,6 +293,11 @@ func buildHelios() *Model {
 		Commands:        defs,
 		EmissionFPS:     &fps,
 	}
+	raw, err := json.Marshal(m.caps)
+	if err != nil {
+		panic("helios capabilities do not encode: " + err.Error()) // static data; caught by any test
+	}
+	m.capsJSON = raw
 	return m
 }
 

@@ -75,7 +75,7 @@ func nextState(from wire.SessionState, ev sessionEvent) (wire.SessionState, bool
 // isLive reports whether a state counts toward the concurrency quota.
 func isLive(st wire.SessionState) bool { return st.Known() && !st.Terminal() }
 
-// transportStates are the states in which a client may signal a transport.
+// transportAllowed reports whether a client may signal a transport in st.
 func transportAllowed(st wire.SessionState) bool {
 	return st == wire.StateWaiting || st == wire.StateActive || st == wire.StateSuspended
 }
@@ -164,8 +164,36 @@ type sessionStore struct {
 	perToken  map[string]int                 // jti → sessions created
 	rate      map[rateKey][]time.Time        // creates inside the sliding window
 	answerer  legacyAnswerer
+	endHook   sessionEndHook
 	wg        sync.WaitGroup // legacy negotiations in flight
 	retention int
+}
+
+// sessionEndHook is told when a session reaches INACTIVE or CLOSED (DELETE,
+// max duration, recover window, admin force) so that the transport plane can
+// close its peer connections. It runs on its own goroutine, never under the
+// store lock, so it may call back into the store.
+type sessionEndHook func(id string, state wire.SessionState, reason string)
+
+// setEndHook registers the end hook (nil removes it).
+func (st *sessionStore) setEndHook(h sessionEndHook) {
+	st.mu.Lock()
+	st.endHook = h
+	st.mu.Unlock()
+}
+
+// sweep applies the time-driven transitions that are due to every live
+// session. Lookups do this lazily; a transport watchdog calls sweep so that
+// an expired session ends (and the end hook fires) even if nobody asks.
+func (st *sessionStore) sweep() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	now := st.s.now()
+	for _, acct := range st.live {
+		for _, ss := range acct {
+			st.tickLocked(ss, now) // may delete from both maps: safe while ranging
+		}
+	}
 }
 
 func newSessionStore(s *Server) *sessionStore {
@@ -319,6 +347,9 @@ func (st *sessionStore) setStateLocked(ss *session, to wire.SessionState, at tim
 		if ss.negotiateStop != nil {
 			ss.negotiateStop()
 			ss.negotiateStop = nil
+		}
+		if h := st.endHook; h != nil && !from.Terminal() {
+			go h(ss.id, to, reason)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -33,6 +34,9 @@ func (s *Server) sessionFor(rc *reqCtx, id string) (*session, *apiError) {
 }
 
 func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, rc *reqCtx) *apiError {
+	if rc.claims == nil { // the coordinator group always authenticates; never trust that blindly
+		return errf(http.StatusUnauthorized, "POST /sessions needs a bearer JWT from POST /tokens")
+	}
 	var req wire.CreateSessionRequest
 	present, e := decodeBody(r, &req)
 	if e != nil {
@@ -135,10 +139,23 @@ func describeTransports(ts []wire.Transport) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
+// sessionWire is wire.SessionResponse as the mock writes it: the same JSON,
+// with the model's capabilities spliced in pre-encoded.
+type sessionWire struct {
+	SessionID         string            `json:"session_id"`
+	State             wire.SessionState `json:"state"`
+	Cluster           string            `json:"cluster"`
+	Model             wire.ModelRef     `json:"model"`
+	ServerInfo        wire.ServerInfo   `json:"server_info"`
+	SelectedTransport *wire.Transport   `json:"selected_transport,omitempty"`
+	Capabilities      json.RawMessage   `json:"capabilities,omitempty"`
+}
+
 // sessionBody renders a session for POST (slim) and GET (full). From WAITING
 // to SUSPENDED the body carries selected_transport and capabilities, which
-// every SDK reads as "ready to signal". Called without the store lock.
-func (s *Server) sessionBody(ss *session, poll bool) wire.SessionResponse {
+// every SDK reads as "ready to signal". poll counts the call as a status
+// poll, advancing the state machine. Called without the store lock.
+func (s *Server) sessionBody(ss *session, poll bool) sessionWire {
 	st := s.sessions
 	st.mu.Lock()
 	if poll {
@@ -147,7 +164,7 @@ func (s *Server) sessionBody(ss *session, poll bool) wire.SessionResponse {
 	state := ss.state
 	transport := ss.transport
 	st.mu.Unlock()
-	body := wire.SessionResponse{
+	body := sessionWire{
 		SessionID:  ss.id,
 		State:      state,
 		Cluster:    s.scn().Cluster,
@@ -156,7 +173,7 @@ func (s *Server) sessionBody(ss *session, poll bool) wire.SessionResponse {
 	}
 	if transportAllowed(state) {
 		body.SelectedTransport = &transport
-		body.Capabilities = ss.Capabilities()
+		body.Capabilities = ss.model.capsJSON
 	}
 	return body
 }

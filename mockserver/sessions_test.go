@@ -1,9 +1,12 @@
 package mockserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -970,4 +973,100 @@ func BenchmarkCreateAndPoll(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(4*b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+// BenchmarkCreateAndPollInProcess is BenchmarkCreateAndPoll without TCP: the
+// requests go straight to ServeHTTP, so it measures the mock's own cost.
+func BenchmarkCreateAndPollInProcess(b *testing.B) {
+	env := newSessEnv(b, func(sc *Scenario) {
+		sc.Limits.MaxConcurrentSessions = Unlimited
+		sc.Limits.CreatesPerMinute = Unlimited
+		sc.Timings.PendingPolls = 1
+	})
+	h := currentHeaders(env.jwt)
+	body, _ := json.Marshal(createBody("helios"))
+	serve := func(method, path string, payload []byte) *httptest.ResponseRecorder {
+		var rd io.Reader
+		if payload != nil {
+			rd = bytes.NewReader(payload)
+		}
+		req := httptest.NewRequest(method, path, rd)
+		req.Header = h.Clone()
+		if payload != nil {
+			req.Header.Set(wire.HeaderContentType, wire.ContentTypeJSON)
+		}
+		rec := httptest.NewRecorder()
+		env.ServeHTTP(rec, req)
+		return rec
+	}
+	b.ReportAllocs()
+	start := time.Now()
+	for i := 0; b.Loop(); i++ {
+		rec := serve("POST", "/sessions", body)
+		if rec.Code != http.StatusCreated {
+			b.Fatal(rec.Code, rec.Body.String())
+		}
+		var created struct {
+			SessionID string `json:"session_id"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &created)
+		for range 2 {
+			if rec := serve("GET", "/sessions/"+created.SessionID, nil); rec.Code != 200 {
+				b.Fatal(rec.Code)
+			}
+		}
+		if rec := serve("DELETE", "/sessions/"+created.SessionID, nil); rec.Code != 204 {
+			b.Fatal(rec.Code)
+		}
+		if i%1000 == 999 {
+			env.Journal().Clear()
+		}
+	}
+	b.ReportMetric(float64(4*b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+func TestSessionEndHookAndSweep(t *testing.T) {
+	env := newSessEnv(t, func(sc *Scenario) {
+		sc.Timings.PendingPolls = 0
+		sc.Limits.MaxSessionDuration = Duration(time.Minute)
+	})
+	type end struct {
+		id     string
+		state  wire.SessionState
+		reason string
+	}
+	ends := make(chan end, 10)
+	env.sessions.setEndHook(func(id string, st wire.SessionState, reason string) { ends <- end{id, st, reason} })
+	next := func() end {
+		t.Helper()
+		select {
+		case e := <-ends:
+			return e
+		case <-time.After(5 * time.Second):
+			t.Fatal("end hook not called")
+		}
+		return end{}
+	}
+	deleted := env.create(t, env.jwt)
+	env.do(t, "DELETE", "/sessions/"+deleted, currentHeaders(env.jwt), `{"reason":"done"}`)
+	if e := next(); e.id != deleted || e.state != wire.StateClosed || !strings.Contains(e.reason, "done") {
+		t.Errorf("delete: %+v", e)
+	}
+	forced := env.create(t, env.jwt)
+	env.force(t, forced, wire.StateInactive)
+	if e := next(); e.id != forced || e.state != wire.StateInactive {
+		t.Errorf("force: %+v", e)
+	}
+	env.do(t, "DELETE", "/sessions/"+forced, currentHeaders(env.jwt), nil) // already terminal: no second call
+	expired := env.create(t, env.jwt)
+	env.clock.Advance(2 * time.Minute)
+	env.sessions.sweep() // nobody looks at the session; the sweep ends it
+	if e := next(); e.id != expired || e.state != wire.StateClosed || !strings.Contains(e.reason, "max session duration") {
+		t.Errorf("expiry: %+v", e)
+	}
+	select {
+	case e := <-ends:
+		t.Errorf("unexpected end %+v", e)
+	case <-time.After(50 * time.Millisecond):
+	}
 }

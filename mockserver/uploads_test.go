@@ -762,7 +762,7 @@ func TestUploadRequestBaseURLFallback(t *testing.T) {
 	}
 	// No Start, no WithBaseURL: the presigned URL uses the request's host.
 	f := &uplFixture{ts: &testServer{Server: s, http: httptest.NewServer(s)}, jwt: jwt}
-	defer f.ts.http.Close()
+	t.Cleanup(func() { f.ts.http.Close(); _ = s.Close() })
 	f.sid = f.createSession(t)
 	u := f.reserve(t, "h.bin", 1)
 	if !strings.HasPrefix(u.PresignedURL, f.ts.http.URL+"/uploads/") {

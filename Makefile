@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3s
 
-.PHONY: all build test test-go fuzz-short lint run mock clean
+.PHONY: all build test test-go test-py fuzz-short lint run mock clean
 
 all: build
 
@@ -11,10 +11,15 @@ build:
 	$(GO) build -o $(BIN) ./cmd/reactor-harness
 
 # The README's test command: everything CI runs.
-test: lint test-go fuzz-short
+test: lint test-go test-py fuzz-short
 
 test-go:
 	$(GO) test -race -count=1 ./...
+
+# The Python SDK driver: builds its virtual environments (idempotent), then its tests.
+test-py:
+	drivers/python/setup.sh
+	python3 -m pytest drivers/python/tests -q
 
 # A short coverage-guided run of every fuzz target (the seed corpora also run in test-go).
 fuzz-short:

@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3s
 
-.PHONY: all build test test-go test-py fuzz-short lint run mock clean
+.PHONY: all build test test-go test-py test-js fuzz-short lint run mock clean
 
 all: build
 
@@ -11,7 +11,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/reactor-harness
 
 # The README's test command: everything CI runs.
-test: lint test-go test-py fuzz-short
+test: lint test-go test-py test-js fuzz-short
 
 test-go:
 	$(GO) test -race -count=1 ./...
@@ -20,6 +20,10 @@ test-go:
 test-py:
 	drivers/python/setup.sh
 	python3 -m pytest drivers/python/tests -q
+
+# The JS SDK driver (npm ci is done by .ci/run, or by hand once).
+test-js:
+	npm --prefix drivers/js test
 
 # A short coverage-guided run of every fuzz target (the seed corpora also run in test-go).
 fuzz-short:

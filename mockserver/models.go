@@ -274,11 +274,22 @@ func buildHelios() *Model {
 					"current_chunk":  map[string]any{"type": "integer"},
 					"current_frame":  map[string]any{"type": "integer"},
 					"image_set":      map[string]any{"type": "boolean"},
+					// Not in the platform's documented list; the mock adds them so
+					// a client can see every setter's effect.
+					"sr_scale":       map[string]any{"type": "string"},
+					"seed":           map[string]any{"type": "integer"},
+					"image_strength": map[string]any{"type": "number"},
 				},
 			},
 			"chunk_complete":     {"type": "object", "properties": map[string]any{"chunk": map[string]any{"type": "integer"}}},
 			"generation_started": {"type": "object"},
 			"generation_paused":  {"type": "object"},
+			// The platform's exact names for these two are unconfirmed
+			// (PLATFORM.md §6); the mock's synthetic model emits them.
+			"image_accepted": {"type": "object"},
+			"command_error": {"type": "object", "properties": map[string]any{
+				"command": map[string]any{"type": "string"}, "code": map[string]any{"type": "string"},
+				"message": map[string]any{"type": "string"}}},
 		},
 	}
 	defs := make([]wire.CommandDef, 0, len(cmds))

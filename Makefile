@@ -34,11 +34,13 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# The main job on the embedded default.
+# The main job on the embedded default: a short load run against the
+# in-process mock (no account, no network).
 run: build
-	$(BIN) mock
+	$(BIN) load
 
-mock: run
+mock: build
+	$(BIN) mock
 
 clean:
 	rm -rf bin

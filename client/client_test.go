@@ -767,3 +767,20 @@ func TestBackoffDelay(t *testing.T) {
 		t.Fatalf("sdp cap %s", d)
 	}
 }
+
+func TestErrorClass(t *testing.T) {
+	cases := map[string]*Error{
+		"http_429":         {Status: 429, Code: "RATE_LIMITED"},
+		"timeout":          {Err: ErrTimeout},
+		"ice_failed":       {Err: ErrICEFailed},
+		"session_terminal": {Err: ErrSessionTerminal},
+		"cancelled":        {Err: context.Canceled},
+		"invalid_command":  {Code: "invalid_command", Err: ErrRemote},
+		"other":            {},
+	}
+	for want, e := range cases {
+		if got := e.ErrorClass(); got != want {
+			t.Errorf("%+v: class %q, want %q", e, got, want)
+		}
+	}
+}

@@ -151,3 +151,24 @@ func ctxErr(phase string, err error) *Error {
 	}
 	return newErr(phase, CodeNetwork, err)
 }
+
+// ErrorClass names the failure for the load runner's error breakdown:
+// "http_<status>" for HTTP answers, "timeout", "ice_failed",
+// "session_terminal", "cancelled", or the lower-cased error code.
+func (e *Error) ErrorClass() string {
+	switch {
+	case e.Status != 0:
+		return fmt.Sprintf("http_%d", e.Status)
+	case errors.Is(e.Err, context.Canceled):
+		return "cancelled"
+	case e.Timeout():
+		return "timeout"
+	case errors.Is(e.Err, ErrICEFailed):
+		return "ice_failed"
+	case errors.Is(e.Err, ErrSessionTerminal):
+		return "session_terminal"
+	case e.Code != "":
+		return strings.ToLower(e.Code)
+	}
+	return "other"
+}

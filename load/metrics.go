@@ -47,6 +47,12 @@ var metricNames = [numMetrics]string{
 	OneWayDelayVariation:  "one_way_delay_variation",
 }
 
+// SteadyState reports whether m samples the running stream (frames,
+// commands, round trips) and so is subject to the warm-up. Connect-phase
+// metrics happen once per session, mostly during the warm-up of a closed
+// run; dropping them would leave the connect phases unmeasured.
+func (m Metric) SteadyState() bool { return m >= FrameLatency }
+
 // String returns the metric's name as used in files and thresholds.
 func (m Metric) String() string {
 	if m < numMetrics {

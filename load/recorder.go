@@ -67,14 +67,15 @@ func (r *Recorder) ID() int { return r.id }
 
 // Record records one latency sample of metric m. Negative durations and
 // durations over 1 h are counted as out of range, not recorded. During the
-// warm-up the sample only increments the metric's warm-up tally.
+// warm-up a steady-state sample only increments the metric's warm-up tally;
+// connect-phase samples are always kept (see Metric.SteadyState).
 func (r *Recorder) Record(m Metric, d time.Duration) {
 	if m >= numMetrics {
 		return
 	}
 	c := r.ph.enter()
 	s := r.active.Load()
-	if r.agg.warm.Load() {
+	if r.agg.warm.Load() && m.SteadyState() {
 		s.warmSamples[m]++
 	} else {
 		s.record(m, d)
@@ -93,7 +94,7 @@ func (r *Recorder) RecordCorrected(m Metric, d, expectedInterval time.Duration) 
 	}
 	c := r.ph.enter()
 	s := r.active.Load()
-	if r.agg.warm.Load() {
+	if r.agg.warm.Load() && m.SteadyState() {
 		s.warmSamples[m]++
 	} else if s.record(m, d) {
 		s.backfill(m, micros(d), micros(expectedInterval))

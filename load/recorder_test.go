@@ -123,6 +123,7 @@ func TestWarmupSamplesAreTalliedApart(t *testing.T) {
 	}
 	rec.Count(Frames, 3)
 	rec.Error("http_503")
+	rec.Record(Token, 40*time.Millisecond) // connect phases are kept during the warm-up
 	agg.Harvest(t0.Add(time.Second))
 	agg.SetWarmup(false)
 	for range 7 {
@@ -136,6 +137,9 @@ func TestWarmupSamplesAreTalliedApart(t *testing.T) {
 	}
 	if res.WarmupSamples["frame_latency"] != 5 || res.WarmupCounters["frames"] != 3 || res.Counters["frames"] != 7 {
 		t.Errorf("warm-up samples %v counters %v, frames %d", res.WarmupSamples, res.WarmupCounters, res.Counters["frames"])
+	}
+	if h := res.Histograms["token"]; h == nil || h.TotalCount() != 1 || res.WarmupSamples["token"] != 0 {
+		t.Errorf("connect-phase sample recorded during the warm-up must be kept: %v", res.WarmupSamples)
 	}
 	if res.Counters["sessions_started"] != 1 || res.Errors["http_503"] != 1 || res.Counters["sessions_errored"] != 1 {
 		t.Errorf("session counts and errors must count during the warm-up: %v %v", res.Counters, res.Errors)

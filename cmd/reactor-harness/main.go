@@ -18,6 +18,7 @@ type command struct {
 
 var commands = map[string]command{
 	"mock":    {"run the mock Reactor server", runMock},
+	"load":    {"run a load test (embedded mock unless --target)", runLoad},
 	"version": {"print the harness version", runVersion},
 }
 

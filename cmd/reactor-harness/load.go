@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/reactor-harness/reactor-harness/client"
+	"github.com/reactor-harness/reactor-harness/load"
+	"github.com/reactor-harness/reactor-harness/mockserver"
+)
+
+// loadFlags are the load command's settings before validation.
+type loadFlags struct {
+	target, apiKey, model, scenario, out, shard, codec string
+	sessions, maxSessions                              int
+	rate                                               float64
+	ramp, duration, warmup, interval                   time.Duration
+	commandInterval, pingInterval                      time.Duration
+	thresholds, commands                               multiFlag
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func runLoad(args []string, stdout, stderr io.Writer) int {
+	f, code := parseLoadFlags(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	target, key, stopMock, err := loadTarget(f, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "reactor-harness load:", err)
+		return exitUsage
+	}
+	defer stopMock()
+	fn, err := loadSession(f, target, key)
+	if err != nil {
+		fmt.Fprintln(stderr, "reactor-harness load:", err)
+		return exitUsage
+	}
+	opts, err := loadOptions(f, target, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "reactor-harness load:", err)
+		return exitUsage
+	}
+	r, err := load.New(fn, opts...)
+	if err != nil {
+		fmt.Fprintln(stderr, "reactor-harness load:", err)
+		return load.ExitCode(nil, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stdout, "load: %s against %s, results in %s\n", describeLoad(f), target, f.out)
+	res, err := r.Run(ctx)
+	if res != nil {
+		_ = res.WriteText(stdout)
+	}
+	if err != nil && !errors.Is(err, load.ErrInterrupted) {
+		fmt.Fprintln(stderr, "reactor-harness load:", err)
+	}
+	return load.ExitCode(res, err)
+}
+
+func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
+	f := &loadFlags{}
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.target, "target", "", "base URL of the Reactor deployment; empty = start the embedded mock on loopback")
+	fs.StringVar(&f.apiKey, "api-key", os.Getenv("REACTOR_API_KEY"), "API key (env REACTOR_API_KEY; the embedded mock's key by default)")
+	fs.StringVar(&f.model, "model", client.DefaultModel, "model name")
+	fs.StringVar(&f.scenario, "scenario", "", "scenario file for the embedded mock")
+	fs.IntVar(&f.sessions, "sessions", 10, "closed model: number of concurrent sessions")
+	fs.Float64Var(&f.rate, "rate", 0, "open model: sessions started per second (overrides --sessions)")
+	fs.IntVar(&f.maxSessions, "max-sessions", 0, "open model: cap on sessions started (0 = no cap)")
+	fs.DurationVar(&f.ramp, "ramp", 0, "spread session starts over this long")
+	fs.DurationVar(&f.duration, "duration", 15*time.Second, "run length, warm-up included")
+	fs.DurationVar(&f.warmup, "warmup", 3*time.Second, "samples before this are excluded from results")
+	fs.DurationVar(&f.interval, "interval", time.Second, "interval-log and progress period")
+	fs.Var(&f.commands, "commands", "command sent in rotation: name or name={json} (repeatable; default set_prompt, start, set_prompt)")
+	fs.DurationVar(&f.commandInterval, "command-interval", 3*time.Second, "time between commands of a session (0 = only the first round)")
+	fs.DurationVar(&f.pingInterval, "ping-interval", time.Second, "data-channel round-trip probe period (0 = none)")
+	fs.StringVar(&f.codec, "codec", "v1", "data-channel wire: v0 (JSON envelope) or v1 (protobuf)")
+	fs.StringVar(&f.out, "out", "", "results folder (default results/load-<time>)")
+	fs.Var(&f.thresholds, "threshold", "threshold, e.g. frame_latency.p99<50ms or errors.rate<1% (repeatable)")
+	fs.StringVar(&f.shard, "shard", "", "run shard i of n (\"i/n\", 0-based)")
+	if err := fs.Parse(args); err != nil {
+		return nil, exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "reactor-harness load: unexpected argument %q\n", fs.Arg(0))
+		return nil, exitUsage
+	}
+	if f.out == "" {
+		f.out = filepath.Join("results", "load-"+time.Now().UTC().Format("20060102-150405"))
+	}
+	return f, -1
+}
+
+// loadTarget returns the target URL and key, starting the embedded mock
+// when no target is given. The embedded mock lifts the account quotas: a
+// load run is not a quota test.
+func loadTarget(f *loadFlags, stdout io.Writer) (string, string, func(), error) {
+	if f.target != "" {
+		if f.apiKey == "" {
+			return "", "", nil, errors.New("--api-key (or REACTOR_API_KEY) is required with --target")
+		}
+		return strings.TrimRight(f.target, "/"), f.apiKey, func() {}, nil
+	}
+	sc := mockserver.DefaultScenario()
+	sc.Name = "load-default"
+	sc.Limits.MaxConcurrentSessions, sc.Limits.CreatesPerMinute = mockserver.Unlimited, mockserver.Unlimited
+	if f.scenario != "" {
+		var err error
+		if sc, err = mockserver.LoadScenario(f.scenario); err != nil {
+			return "", "", nil, err
+		}
+	}
+	key := f.apiKey
+	if key == "" {
+		key = mockserver.DefaultAPIKey
+	}
+	srv, err := mockserver.New(mockserver.WithAPIKey(key), mockserver.WithScenario(sc))
+	if err != nil {
+		return "", "", nil, err
+	}
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		return "", "", nil, err
+	}
+	fmt.Fprintf(stdout, "embedded mock Reactor on %s (scenario %s)\n", srv.URL(), sc.Name)
+	return srv.URL(), key, func() { _ = srv.Close() }, nil
+}
+
+func loadSession(f *loadFlags, target, key string) (load.SessionFunc, error) {
+	codec := client.CodecV1
+	switch f.codec {
+	case "v1":
+	case "v0":
+		codec = client.CodecV0
+	default:
+		return nil, fmt.Errorf("--codec must be v0 or v1, got %q", f.codec)
+	}
+	steps := load.DefaultCommands()
+	if len(f.commands) > 0 {
+		steps = steps[:0]
+		for _, c := range f.commands {
+			s, err := load.ParseCommandStep(c)
+			if err != nil {
+				return nil, err
+			}
+			steps = append(steps, s)
+		}
+	}
+	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: isLoopback(target)})
+	if err != nil {
+		return nil, err
+	}
+	return load.ClientSession(load.SessionConfig{
+		Client:   client.Config{BaseURL: target, APIKey: key, Model: f.model, API: api, Codec: codec},
+		Commands: steps, CommandInterval: f.commandInterval, PingInterval: f.pingInterval,
+	}), nil
+}
+
+func loadOptions(f *loadFlags, target string, stderr io.Writer) ([]load.Option, error) {
+	opts := []load.Option{
+		load.WithDuration(f.duration), load.WithWarmup(f.warmup), load.WithInterval(f.interval),
+		load.WithRamp(f.ramp), load.WithOutDir(f.out), load.WithThresholds(f.thresholds...),
+		load.WithProgress(load.NewProgress(stderr)),
+		load.WithParam("target", target), load.WithParam("model", f.model), load.WithParam("codec", f.codec),
+	}
+	if f.rate > 0 {
+		opts = append(opts, load.WithRate(f.rate))
+		if f.maxSessions > 0 {
+			opts = append(opts, load.WithMaxSessions(f.maxSessions))
+		}
+	} else {
+		opts = append(opts, load.WithSessions(f.sessions))
+	}
+	if f.shard != "" {
+		i, n, err := parseShard(f.shard)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, load.WithShard(i, n))
+	}
+	return opts, nil
+}
+
+func parseShard(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("--shard must be i/n with 0 ≤ i < n, got %q", s)
+	}
+	return i, n, nil
+}
+
+func describeLoad(f *loadFlags) string {
+	if f.rate > 0 {
+		return fmt.Sprintf("open model %.3g sessions/s (max %d) for %s", f.rate, f.maxSessions, f.duration)
+	}
+	return fmt.Sprintf("%d sessions for %s (warm-up %s)", f.sessions, f.duration, f.warmup)
+}
+
+func isLoopback(target string) bool {
+	for _, h := range []string{"://127.", "://localhost", "://[::1]"} {
+		if strings.Contains(target, h) {
+			return true
+		}
+	}
+	return false
+}

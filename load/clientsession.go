@@ -1,0 +1,290 @@
+package load
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/reactor-harness/reactor-harness/client"
+)
+
+// CommandStep is one command a session sends: a name and its data.
+type CommandStep struct {
+	Name string
+	Data map[string]any
+}
+
+// ParseCommandStep reads "name" or "name=JSON-object". A bare set_prompt
+// gets a fresh prompt each time it is sent (see stepData).
+func ParseCommandStep(s string) (CommandStep, error) {
+	name, raw, hasData := strings.Cut(strings.TrimSpace(s), "=")
+	if name == "" {
+		return CommandStep{}, fmt.Errorf("command %q: empty name", s)
+	}
+	step := CommandStep{Name: name}
+	if hasData {
+		if err := json.Unmarshal([]byte(raw), &step.Data); err != nil || step.Data == nil {
+			return CommandStep{}, fmt.Errorf("command %q: data must be a JSON object", s)
+		}
+	}
+	return step, nil
+}
+
+// DefaultCommands make the synthetic model generate and keep changing: a
+// prompt, start, then new prompts in rotation. Every accepted command bumps
+// the command id stamped into frames, so command_to_effect is measured for each.
+func DefaultCommands() []CommandStep {
+	return []CommandStep{{Name: "set_prompt"}, {Name: "start"}, {Name: "set_prompt"}}
+}
+
+// SessionConfig is what each load session does with its client.
+type SessionConfig struct {
+	// Client is the template for every session's client (BaseURL, key,
+	// model, codec, shared webrtc API); callbacks are set per session.
+	Client client.Config
+	// Commands are sent in rotation, the first right after ready, then one
+	// every CommandInterval (0 = none after the first round).
+	Commands        []CommandStep
+	CommandInterval time.Duration
+	// PingInterval spaces data-channel round trips (0 = no pings).
+	PingInterval time.Duration
+	// FrameInterval is the emission interval for coordinated-omission
+	// correction; 0 = from the session's capabilities (emission_fps).
+	FrameInterval time.Duration
+	// LateAfter marks a frame late when its latency exceeds it.
+	LateAfter time.Duration
+	// DisconnectTimeout bounds the closing DELETE.
+	DisconnectTimeout time.Duration
+}
+
+// ClientSession returns a SessionFunc that runs one real WebRTC session per
+// call with the Go client and records every phase, frame and command.
+func ClientSession(cfg SessionConfig) SessionFunc {
+	if cfg.LateAfter <= 0 {
+		cfg.LateAfter = 100 * time.Millisecond
+	}
+	if cfg.DisconnectTimeout <= 0 {
+		cfg.DisconnectTimeout = 5 * time.Second
+	}
+	return func(ctx context.Context, id int, rec *Recorder) error {
+		return runClientSession(ctx, cfg, id, rec)
+	}
+}
+
+func runClientSession(ctx context.Context, cfg SessionConfig, id int, rec *Recorder) error {
+	fr := newFrameRecorder(rec.Fork(), cfg)
+	ccfg := cfg.Client
+	ccfg.WaitFirstFrame = true
+	ccfg.OnFrame = fr.onFrame
+	c, err := client.New(ccfg)
+	if err != nil {
+		rec.Error("config")
+		return err
+	}
+	defer c.Close()
+	if err := c.Connect(ctx); err != nil {
+		recordTimings(rec, c.Timings())
+		if ctx.Err() != nil {
+			return nil // the run ended while connecting: not the session's fault
+		}
+		rec.Error(ErrorClass(err))
+		disconnect(c, cfg.DisconnectTimeout)
+		return err
+	}
+	recordTimings(rec, c.Timings())
+	rec.Ready()
+	fr.setInterval(frameInterval(cfg, c))
+	err = drive(ctx, c, cfg, rec, fr, id)
+	disconnect(c, cfg.DisconnectTimeout)
+	return err
+}
+
+func recordTimings(rec *Recorder, t client.Timings) {
+	for m, d := range map[Metric]time.Duration{Token: t.Token, SessionCreate: t.Create, TimeToReady: t.Ready,
+		Signalling: t.Signalling, ICEConnect: t.ICEConnect, FirstFrame: t.FirstFrame} {
+		if d > 0 {
+			rec.Record(m, d)
+		}
+	}
+}
+
+func frameInterval(cfg SessionConfig, c *client.Client) time.Duration {
+	if cfg.FrameInterval > 0 {
+		return cfg.FrameInterval
+	}
+	if caps := c.Capabilities(); caps != nil && caps.EmissionFPS != nil && *caps.EmissionFPS > 0 {
+		return time.Duration(float64(time.Second) / *caps.EmissionFPS)
+	}
+	return time.Second / 30
+}
+
+// drive sends commands and pings until the run ends.
+func drive(ctx context.Context, c *client.Client, cfg SessionConfig, rec *Recorder, fr *frameRecorder, id int) error {
+	next, sent := 0, uint32(0)
+	send := func() {
+		if next >= len(cfg.Commands) && cfg.CommandInterval <= 0 {
+			return
+		}
+		step := cfg.Commands[next%len(cfg.Commands)]
+		next++
+		at := time.Now()
+		if _, err := c.SendCommand(ctx, step.Name, stepData(step, id, next)); err != nil {
+			if ctx.Err() == nil {
+				rec.Error(ErrorClass(err))
+			}
+			return
+		}
+		sent++ // accepted commands get ids 1, 2, … in order
+		fr.expect(sent, at)
+	}
+	if len(cfg.Commands) > 0 {
+		for range min(len(cfg.Commands), 2) { // a prompt and start right away
+			send()
+		}
+	}
+	cmdTick := newTicker(cfg.CommandInterval)
+	pingTick := newTicker(cfg.PingInterval)
+	defer cmdTick.Stop()
+	defer pingTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-cmdTick.C:
+			if len(cfg.Commands) > 0 {
+				send()
+			}
+		case <-pingTick.C:
+			if rtt, err := c.Ping(ctx); err == nil {
+				rec.Record(DCRTT, rtt)
+			} else if ctx.Err() == nil {
+				rec.Error(ErrorClass(err))
+			}
+		}
+	}
+}
+
+// stepData fills a bare set_prompt with a distinct prompt.
+func stepData(s CommandStep, session, n int) map[string]any {
+	if s.Data != nil {
+		return s.Data
+	}
+	if s.Name == "set_prompt" {
+		return map[string]any{"prompt": fmt.Sprintf("load session %d prompt %d", session, n)}
+	}
+	return map[string]any{}
+}
+
+// newTicker returns a ticker, or a never-firing one for d ≤ 0.
+func newTicker(d time.Duration) *time.Ticker {
+	if d <= 0 {
+		t := time.NewTicker(time.Hour)
+		t.Stop()
+		return t
+	}
+	return time.NewTicker(d)
+}
+
+func disconnect(c *client.Client, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = c.Disconnect(ctx, false)
+}
+
+// frameRecorder turns frames into samples on the client's reader goroutine
+// (its own forked Recorder, so the hot path takes no lock but the one
+// guarding pending commands, which is only contended when a command is sent).
+type frameRecorder struct {
+	rec       *Recorder
+	lateAfter time.Duration
+
+	interval   time.Duration
+	last       time.Time
+	lastSeq    uint32
+	minTransit time.Duration
+	noted      bool
+
+	mu      sync.Mutex
+	pending []pendingCommand // commands sent whose effect has not shown yet
+}
+
+type pendingCommand struct {
+	id uint32
+	at time.Time
+}
+
+func newFrameRecorder(rec *Recorder, cfg SessionConfig) *frameRecorder {
+	return &frameRecorder{rec: rec, lateAfter: cfg.LateAfter, interval: time.Second / 30}
+}
+
+func (f *frameRecorder) setInterval(d time.Duration) {
+	f.mu.Lock()
+	f.interval = d
+	f.mu.Unlock()
+}
+
+func (f *frameRecorder) expect(id uint32, at time.Time) {
+	f.mu.Lock()
+	f.pending = append(f.pending, pendingCommand{id, at})
+	f.mu.Unlock()
+}
+
+func (f *frameRecorder) onFrame(fr client.Frame) {
+	if fr.Kind != "video" || !fr.Complete {
+		return
+	}
+	f.rec.Count(Frames, 1)
+	f.rec.Count(Packets, int64(fr.Packets))
+	f.rec.Count(PacketsLost, int64(fr.SeqGapBefore))
+	if !f.last.IsZero() {
+		f.rec.Record(InterFrameGap, fr.Arrival.Sub(f.last))
+	}
+	f.last = fr.Arrival
+	if fr.Stamp == nil {
+		f.delayVariation(fr)
+		return
+	}
+	f.stamped(fr)
+}
+
+func (f *frameRecorder) stamped(fr client.Frame) {
+	lat := fr.Arrival.Sub(fr.Stamp.CaptureTime())
+	f.mu.Lock()
+	interval := f.interval
+	var effects []time.Duration
+	for len(f.pending) > 0 && fr.Stamp.CommandID >= f.pending[0].id {
+		effects = append(effects, fr.Arrival.Sub(f.pending[0].at))
+		f.pending = f.pending[1:]
+	}
+	f.mu.Unlock()
+	for _, d := range effects {
+		f.rec.Record(CommandToEffect, d)
+	}
+	f.rec.Record(FrameLatency, lat)
+	f.rec.RecordCorrected(FrameLatencyCorrected, lat, interval)
+	if lat > f.lateAfter {
+		f.rec.Count(LateFrames, 1)
+	}
+	if f.lastSeq != 0 && fr.Stamp.Seq > f.lastSeq+1 {
+		f.rec.Count(MissingFrames, int64(fr.Stamp.Seq-f.lastSeq-1))
+	}
+	f.lastSeq = fr.Stamp.Seq
+}
+
+// delayVariation is the fallback for targets that stamp no capture time:
+// transit = arrival − RTP time, reported relative to the smallest transit
+// seen, which is the one-way delay variation of RFC 5481 (PDV).
+func (f *frameRecorder) delayVariation(fr client.Frame) {
+	if !f.noted {
+		f.rec.Note("target does not stamp capture times; frame_latency is replaced by one_way_delay_variation (RTP timestamps)")
+		f.noted = true
+	}
+	transit := time.Duration(fr.Arrival.UnixNano()) - time.Duration(int64(fr.RTPTimestamp)*int64(time.Second)/90000)
+	if f.minTransit == 0 || transit < f.minTransit {
+		f.minTransit = transit
+	}
+	f.rec.Record(OneWayDelayVariation, transit-f.minTransit)
+}

@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3s
 
-.PHONY: all build test test-go test-py test-js fuzz-short lint run mock clean
+.PHONY: all build test test-go test-py test-js fuzz-short lint run mock clean conformance-server conformance-server-report
 
 all: build
 
@@ -41,6 +41,14 @@ run: build
 
 mock: build
 	$(BIN) mock
+
+# The server conformance catalog against the embedded mock, or against
+# REACTOR_BASE_URL with REACTOR_API_KEY.
+conformance-server:
+	$(GO) test -count=1 ./suites/server/
+
+conformance-server-report:
+	$(GO) run github.com/onsi/ginkgo/v2/ginkgo --json-report=conformance-server.json --junit-report=conformance-server.xml ./suites/server
 
 clean:
 	rm -rf bin

@@ -68,6 +68,7 @@ func (ru *run) summary(now time.Time, status string, res *Results, verdicts []Ve
 			s.Metrics[name] = ms
 		}
 	}
+	annotateClockOffset(s, res) // clockoffset.go
 	return s
 }
 

@@ -16,7 +16,13 @@ func (s *Server) adminRoutes() {
 		return nil
 	})
 	s.admin("GET /__admin/sessions", func(w http.ResponseWriter, r *http.Request) *apiError {
-		writeJSON(w, http.StatusOK, s.sessions.snapshot())
+		snaps := s.sessions.snapshot()
+		for i := range snaps {
+			if ts, ok := s.TransportSnapshot(snaps[i].SessionID); ok {
+				snaps[i].Transport = &ts
+			}
+		}
+		writeJSON(w, http.StatusOK, snaps)
 		return nil
 	})
 	s.admin("POST /__admin/sessions/{id}/state", s.adminForceState)

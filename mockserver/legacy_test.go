@@ -124,6 +124,7 @@ func TestLegacySessionRoutes426InCurrentProfile(t *testing.T) {
 
 func TestLegacySessionFlowWithoutAnswerer(t *testing.T) {
 	env := newLegacyEnv(t, func(sc *Scenario) { sc.Timings.PendingPolls = 0 })
+	env.sessions.setLegacyAnswerer(nil) // this test scripts the answer by hand
 	r := env.do(t, "GET", "/ice_servers?model=helios", legacyHeaders(env.jwt), nil)
 	if r.Status != 200 || strings.TrimSpace(string(r.Body)) != `{"ice_servers":[]}` {
 		t.Fatalf("ice_servers: %d %s", r.Status, r.Body)

@@ -23,5 +23,19 @@ func (s *Server) routes() {
 	s.handle("GET /sessions/{id}/sdp_params", groupLegacy, s.handleLegacyGetSDP)
 	s.handle("PUT /sessions/{id}/sdp_params", groupLegacy, s.handleLegacyPutSDP)
 
+	// WebRTC transport signalling (§1.3; signalling.go): current generation
+	// with connection registration, then the 2.9.0 paths without it.
+	const tb = "/sessions/{id}/transport/webrtc"
+	s.handle("GET "+tb+"/ice_servers", groupTransport, s.handleIceServers)
+	s.handle("POST "+tb+"/connections", groupTransport, s.handleRegisterConnection)
+	s.handle("POST "+tb+"/connections/{cid}/sdp_params", groupTransport, s.handleConnectionOffer)
+	s.handle("PUT "+tb+"/connections/{cid}/sdp_params", groupTransport, s.handleConnectionOffer)
+	s.handle("GET "+tb+"/connections/{cid}/sdp_params", groupTransport, s.handleConnectionAnswer)
+	s.handle("POST "+tb+"/connections/{cid}/ice_candidates", groupTransport, s.handleIceCandidates)
+	s.handle("POST "+tb+"/sdp_params", groupTransport, s.handleSingleOffer)
+	s.handle("PUT "+tb+"/sdp_params", groupTransport, s.handleSingleOffer)
+	s.handle("GET "+tb+"/sdp_params", groupTransport, s.handleSingleAnswer)
+
+	s.localRoutes()
 	s.adminRoutes()
 }

@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ type Scenario struct {
 	Uploads  UploadPolicy  `json:"uploads"`
 	Versions VersionPolicy `json:"versions"`
 	Journal  JournalPolicy `json:"journal"`
+	Media    MediaPolicy   `json:"media"`
 	Faults   []Fault       `json:"faults,omitempty"`
 }
 
@@ -72,12 +74,42 @@ type UploadPolicy struct {
 	MaxBytes int64    `json:"max_bytes"`
 }
 
-// VersionPolicy holds the accepted version ranges.
+// VersionPolicy holds the accepted version ranges. API versions default to
+// 1..1 when a scenario leaves them out; an explicit 0 is kept, so a file can
+// script a server that predates version 1 (current clients then get 501).
 type VersionPolicy struct {
 	APIMin    int    `json:"api_min"`
 	APIMax    int    `json:"api_max"`
 	WebRTCMin string `json:"webrtc_min"`
 	WebRTCMax string `json:"webrtc_max"`
+
+	// apiMinSet/apiMaxSet record that a scenario file named the field.
+	apiMinSet, apiMaxSet bool
+}
+
+// UnmarshalJSON remembers which API bounds were given, so 0 can be told
+// apart from "absent".
+func (v *VersionPolicy) UnmarshalJSON(b []byte) error {
+	type plain VersionPolicy
+	var p plain
+	if err := strictUnmarshal(b, &p); err != nil {
+		return err
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	_, p.apiMinSet = keys["api_min"]
+	_, p.apiMaxSet = keys["api_max"]
+	*v = VersionPolicy(p)
+	return nil
+}
+
+// strictUnmarshal decodes JSON refusing unknown fields, as scenario files are.
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // JournalPolicy bounds the request journal.
@@ -157,8 +189,12 @@ func (sc *Scenario) withDefaults() {
 	if sc.Uploads.MaxBytes == 0 {
 		sc.Uploads.MaxBytes = d.Uploads.MaxBytes
 	}
-	defInt(&sc.Versions.APIMin, d.Versions.APIMin)
-	defInt(&sc.Versions.APIMax, d.Versions.APIMax)
+	if !sc.Versions.apiMinSet {
+		defInt(&sc.Versions.APIMin, d.Versions.APIMin)
+	}
+	if !sc.Versions.apiMaxSet {
+		defInt(&sc.Versions.APIMax, d.Versions.APIMax)
+	}
 	def(&sc.Versions.WebRTCMin, d.Versions.WebRTCMin)
 	def(&sc.Versions.WebRTCMax, d.Versions.WebRTCMax)
 	defInt(&sc.Journal.MaxEntries, d.Journal.MaxEntries)
@@ -181,11 +217,14 @@ func (sc *Scenario) Validate() error {
 	if sc.Tokens.MaxTTL < Duration(time.Second) || sc.Tokens.DefaultTTL < Duration(time.Second) {
 		bad("tokens: ttl must be at least 1s")
 	}
-	if sc.Versions.APIMin > sc.Versions.APIMax {
+	if sc.Versions.APIMin < 0 || sc.Versions.APIMin > sc.Versions.APIMax {
 		bad("versions: api_min %d > api_max %d", sc.Versions.APIMin, sc.Versions.APIMax)
 	}
 	if err := checkWebRTCRange(sc.Versions.WebRTCMin, sc.Versions.WebRTCMax); err != nil {
 		bad("versions: %v", err)
+	}
+	if err := sc.Media.Validate(); err != nil {
+		bad("%v", err)
 	}
 	for i, f := range sc.Faults {
 		if err := f.validate(); err != nil {

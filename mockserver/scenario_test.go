@@ -77,3 +77,23 @@ func TestLoadScenarioMissingFile(t *testing.T) {
 		t.Fatalf("want not-exist error, got %v", err)
 	}
 }
+
+func TestExplicitZeroAPIVersionIsKept(t *testing.T) {
+	sc, err := ParseScenario([]byte("versions: {api_min: 0, api_max: 0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Versions.APIMin != 0 || sc.Versions.APIMax != 0 {
+		t.Fatalf("explicit 0..0 replaced by defaults: %+v", sc.Versions)
+	}
+	sc, err = ParseScenario([]byte("versions: {webrtc_max: '1.1'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Versions.APIMin != 1 || sc.Versions.APIMax != 1 {
+		t.Fatalf("absent API bounds must default to 1..1: %+v", sc.Versions)
+	}
+	if _, err := ParseScenario([]byte("versions: {api_mni: 0}\n")); err == nil {
+		t.Fatal("unknown field inside versions accepted")
+	}
+}

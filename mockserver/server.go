@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reactor-harness/reactor-harness/wire"
 	"net"
 	"net/http"
 	"sync"
@@ -32,6 +33,9 @@ type Server struct {
 	sessions *sessionStore
 	uploads  *uploadStore
 	faults   *faultEngine
+
+	mediaOverride *MediaPolicy // WithMediaPolicy, applied over the starting scenario
+	rtc           *rtcPlane    // signalling, peer connections, media, model runtimes
 
 	mux     *http.ServeMux
 	httpSrv *http.Server
@@ -83,6 +87,9 @@ func New(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
+	if s.mediaOverride != nil {
+		s.initial.Media = *s.mediaOverride
+	}
 	s.scenario = s.initial.Clone()
 	s.journal = newJournal(s.scenario.Journal.MaxEntries)
 	tok, err := newTokenIssuer(s)
@@ -93,6 +100,9 @@ func New(opts ...Option) (*Server, error) {
 	s.sessions = newSessionStore(s)
 	s.uploads = newUploadStore(s)
 	s.faults = newFaultEngine()
+	s.rtc = newRTCPlane(s)
+	s.sessions.setLegacyAnswerer(s.rtc)
+	s.sessions.setEndHook(s.sessionEnded)
 	s.mux = http.NewServeMux()
 	s.routes()
 	return s, nil
@@ -131,6 +141,7 @@ func (s *Server) Close() error {
 		defer cancel()
 		err = s.httpSrv.Shutdown(ctx)
 	}
+	s.rtc.close()
 	s.sessions.closeAll()
 	return err
 }
@@ -151,7 +162,20 @@ func (s *Server) SetScenario(sc *Scenario) error {
 	s.scenario = sc.Clone()
 	s.mu.Unlock()
 	s.faults.reset()
+	s.rtc.applyPolicy(sc.Media)
 	return nil
+}
+
+// sessionEnded runs when a session reaches INACTIVE or CLOSED (DELETE, max
+// duration, an expired recoverable window): its connections, stream and
+// model go at once rather than at the plane's next sweep, and a CLOSED
+// session's uploads are forgotten so their URLs stop working and their
+// bytes do not outlive it. INACTIVE keeps them: it can be restarted.
+func (s *Server) sessionEnded(id string, state wire.SessionState, reason string) {
+	s.rtc.closeSession(id, reason)
+	if state == wire.StateClosed {
+		s.uploads.forgetSession(id)
+	}
 }
 
 // Reset returns the server to its starting state: the initial scenario, no
@@ -161,6 +185,7 @@ func (s *Server) Reset() {
 	s.scenario = s.initial.Clone()
 	s.mu.Unlock()
 	s.faults.reset()
+	s.rtc.reset()
 	s.sessions.closeAll()
 	s.uploads.clear()
 	s.journal.Clear()

@@ -486,6 +486,9 @@ type SessionSnapshot struct {
 	BilledSeconds float64           `json:"billed_seconds"`
 	Deleted       bool              `json:"deleted,omitempty"`
 	DeleteReason  string            `json:"delete_reason,omitempty"`
+	// Transport is the WebRTC side: connections, codec, channel and frame
+	// counters, model state (filled by the admin API, outside the store lock).
+	Transport *TransportSnapshot `json:"transport,omitempty"`
 }
 
 func (st *sessionStore) snapshotLocked(ss *session, now time.Time) SessionSnapshot {

@@ -20,6 +20,10 @@ var commands = map[string]command{
 	"mock":    {"run the mock Reactor server", runMock},
 	"load":    {"run a load test (embedded mock unless --target)", runLoad},
 	"version": {"print the harness version", runVersion},
+
+	"merge":        {"merge load shards' output folders by histogram", runMerge},
+	"report":       {"write one self-contained HTML report (Ginkgo JSON, load folders)", runReport},
+	"k8s-manifest": {"write the Kubernetes objects of a sharded load run", runK8sManifest},
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -1,5 +1,5 @@
 // Test helpers: spawn the driver and talk the driver protocol to it, with bounded waits.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -145,4 +145,107 @@ export async function startTokenServer() {
         server.close(() => resolve());
       }),
   };
+}
+
+// ───────────── the reactor-harness mock, for end-to-end tests ─────────────
+
+// Root of the reactor-harness repository (this file is drivers/js/test/helpers.mjs).
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+// Returns the path of a reactor-harness binary: REACTOR_HARNESS_BIN when set, else a fresh
+// `go build` of ./cmd/reactor-harness into dir (bounded by timeoutMs).
+export async function harnessBinary(dir, timeoutMs = 170000) {
+  if (process.env.REACTOR_HARNESS_BIN) return process.env.REACTOR_HARNESS_BIN;
+  const bin = path.join(dir, "reactor-harness");
+  await new Promise((resolve, reject) => {
+    execFile(
+      process.env.GO ?? "go",
+      ["build", "-o", bin, "./cmd/reactor-harness"],
+      { cwd: REPO_ROOT, timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`go build ./cmd/reactor-harness in ${REPO_ROOT} failed: ${err.message}\n${stderr}`));
+        else resolve();
+      }
+    );
+  });
+  return bin;
+}
+
+// Starts `reactor-harness mock --listen 127.0.0.1:0` and waits (bounded) for its URL and API
+// key. Returns {url, apiKey, journal(query), sessions(), stop(), stdout(), stderr()}; stop() is
+// idempotent (SIGTERM, then SIGKILL after 5 s).
+export async function startMock(bin, { timeoutMs = 15000, args = [] } = {}) {
+  const child = spawn(bin, ["mock", "--listen", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (c) => (err += c));
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  const stop = async () => {
+    process.removeListener("exit", killOnExit);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    let timer;
+    const late = new Promise((resolve) => (timer = setTimeout(() => resolve("late"), 5000)));
+    if ((await Promise.race([exited, late])) === "late") {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    clearTimeout(timer);
+  };
+  let url;
+  let apiKey;
+  try {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`mock printed no URL/key within ${timeoutMs} ms; stdout:\n${out}\nstderr:\n${err}`)), timeoutMs);
+      child.on("error", (e) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot start ${bin}: ${e.message}`));
+      });
+      exited.then(({ code, signal }) => {
+        clearTimeout(timer);
+        reject(new Error(`mock exited early (code ${code}, signal ${signal}); stderr:\n${err}`));
+      });
+      child.stdout.on("data", (c) => {
+        out += c;
+        url ??= /^mock Reactor listening on (\S+)$/m.exec(out)?.[1];
+        apiKey ??= /^api key: (\S+)$/m.exec(out)?.[1];
+        if (url && apiKey) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const admin = async (p) => {
+    const res = await fetch(url + p, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new Error(`GET ${p}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  return {
+    url,
+    apiKey,
+    // GET /__admin/requests with the given filters (session_id, method, path_prefix, channel, since).
+    journal: (query = {}) => admin(`/__admin/requests?${new URLSearchParams(query)}`),
+    sessions: () => admin("/__admin/sessions"),
+    stop,
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+// Polls check() every 100 ms until it returns a truthy value (returned) or timeoutMs passes;
+// then throws with describe() (the last observed state) in the message.
+export async function eventually(check, { timeoutMs = 3000, describe = () => "" } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() >= deadline) throw new Error(`condition not met within ${timeoutMs} ms${describe ? `: ${await describe()}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

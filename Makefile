@@ -1,7 +1,7 @@
 # reactor-harness — build, test, lint, run.
 GO        ?= go
 BIN       := bin/reactor-harness
-FUZZTIME  ?= 3s
+FUZZTIME  ?= 3000x
 
 .PHONY: all build test test-go test-py test-js fuzz-short lint run mock clean conformance-server conformance-server-report
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target in the module for FUZZTIME (default 3s) each.
+# Runs every Go fuzz target in the module for FUZZTIME each (default 3000x:
+# an input count, not a duration — a time budget makes the fuzz engine fail
+# with "context deadline exceeded" when it expires mid-minimisation on a
+# loaded machine).
 # Go allows one fuzz target per invocation, so targets are found and run in turn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fuzztime=${FUZZTIME:-3s}
+fuzztime=${FUZZTIME:-3000x}
 status=0
 while IFS= read -r file; do
   pkg="./$(dirname "$file")"

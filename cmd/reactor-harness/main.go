@@ -19,6 +19,7 @@ type command struct {
 var commands = map[string]command{
 	"mock":    {"run the mock Reactor server", runMock},
 	"load":    {"run a load test (embedded mock unless --target)", runLoad},
+	"conform": {"run a conformance suite: conform server [--target URL]", runConform},
 	"version": {"print the harness version", runVersion},
 
 	"merge":        {"merge load shards' output folders by histogram", runMerge},

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/reactor-harness/reactor-harness/suites/server"
+)
+
+func TestSelectCases(t *testing.T) {
+	all := server.Catalog()
+	got, err := selectCases(all, "token/1,signal/*", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range got {
+		if c.ID != "token/1" && !strings.HasPrefix(c.ID, "signal/") {
+			t.Fatalf("selected %s", c.ID)
+		}
+	}
+	if len(got) < 2 {
+		t.Fatalf("selected %d cases", len(got))
+	}
+	if _, err := selectCases(all, "nope/*", ""); err == nil {
+		t.Fatal("empty selection accepted")
+	}
+	byLabel, _ := selectCases(all, "", "uploads")
+	for _, c := range byLabel {
+		if !hasAny(c.Labels, []string{"uploads"}) {
+			t.Fatalf("%s lacks the label", c.ID)
+		}
+	}
+}
+
+// TestConformServerCommand runs a slice of the catalog through the real
+// binary against the embedded mock, then against a mock whose scenario
+// breaks the token endpoint, where it must fail with exit 99 and say why.
+func TestConformServerCommand(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "conf.json")
+	out, err := exec.Command(bin, "conform", "server", "--cases", "token/*,session/1", "--json-report", jsonPath,
+		"--junit-report", filepath.Join(dir, "conf.xml")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("conform server against the embedded mock: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "PASS    token/1") || !strings.Contains(string(out), " 0 failed") {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reps []types.Report
+	if err := json.Unmarshal(raw, &reps); err != nil || len(reps) != 1 || len(reps[0].SpecReports) < 10 {
+		t.Fatalf("JSON report: %v (%d reports)", err, len(reps))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "conf.xml")); err != nil {
+		t.Fatalf("JUnit report missing: %v", err)
+	}
+
+	scen := filepath.Join(dir, "broken.yaml")
+	if err := os.WriteFile(scen, []byte("name: broken\nfaults: [{route: 'POST /tokens', status: 500, detail: 'token service down'}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := startMockProcess(t, bin, scen, "rk_mock_key")
+	cmd := exec.Command(bin, "conform", "server", "--target", url, "--api-key", "rk_mock_key", "--cases", "token/1")
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitThresholdsFailed {
+		t.Fatalf("broken target: exit %v, want %d\n%s", err, exitThresholdsFailed, buf.String())
+	}
+	if !strings.Contains(buf.String(), "FAIL    token/1") || !strings.Contains(buf.String(), "500") {
+		t.Fatalf("failure not explained:\n%s", buf.String())
+	}
+}

@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3000x
 
-.PHONY: all build test test-go test-py test-js fuzz-short lint run mock clean conformance-server conformance-server-report
+.PHONY: all build test test-go test-py test-js test-sdk fuzz-short lint run mock clean conformance-server conformance-server-report
 
 all: build
 
@@ -11,10 +11,11 @@ build:
 	$(GO) build -o $(BIN) ./cmd/reactor-harness
 
 # The README's test command: everything CI runs.
-test: lint test-go test-py test-js fuzz-short
+test: lint test-go test-py test-js test-sdk fuzz-short
 
+# Every Go package but the SDK suite (run by test-sdk with its own parallelism).
 test-go:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/suites/sdk$$')
 
 # The Python SDK driver: builds its virtual environments (idempotent), then its tests.
 test-py:
@@ -24,6 +25,13 @@ test-py:
 # The JS SDK driver (npm ci is done by .ci/run, or by hand once).
 test-js:
 	npm --prefix drivers/js test
+
+# The SDK behaviour suite: the real pinned SDKs (JS 2.9.0/2.2.1, Python
+# 1.13.0/0.8.0) through their drivers against the mock; per-SDK Ginkgo JSON
+# and JUnit in out/sdk/. Needs npm ci (drivers/js) and the Python venvs.
+test-sdk:
+	drivers/python/setup.sh
+	REACTOR_SDK_REPORT_DIR=$(CURDIR)/out/sdk $(GO) run github.com/onsi/ginkgo/v2/ginkgo -p --procs=3 --timeout=15m ./suites/sdk
 
 # A short coverage-guided run of every fuzz target (the seed corpora also run in test-go).
 fuzz-short:

@@ -407,32 +407,32 @@ def api_surface() -> dict | None:
             params = _params(fn)
             if params is not None:
                 signatures["constructor" if name in ("__init__", "__new__") else name] = params
-    has = {
-        n: n in methods
-        for n in (
-            "connect",
-            "disconnect",
-            "reconnect",
-            "send_command",
-            "upload_file",
-            "publish_track",
-            "unpublish_track",
-            "request_schema",
-            "get_stats",
-            "get_status",
-            "get_state",
-            "get_session_id",
-            "get_last_error",
-            "get_capabilities",
-            "on",
-            "on_status",
-            "on_message",
-            "on_error",
-            "on_track",
-        )
+    # Language-neutral capability keys (drivers/PROTOCOL.md §3.1, the same keys the JS driver
+    # reports) → the Python names that provide them.
+    canon = {
+        "connect": ("connect",),
+        "disconnect": ("disconnect",),
+        "reconnect": ("reconnect",),
+        "send_command": ("send_command",),
+        "send_message": ("send_message",),
+        "upload_file": ("upload_file",),
+        "publish_track": ("publish_track",),
+        "unpublish_track": ("unpublish_track",),
+        "get_status": ("get_status",),
+        "get_state": ("get_state",),
+        "get_last_error": ("get_last_error",),
+        "get_session_id": ("get_session_id",),
+        "get_capabilities": ("get_capabilities",),
+        "get_schema": ("get_schema", "request_schema"),
+        "get_stats": ("get_stats",),
     }
-    has["fetch_jwt"] = callable(getattr(SDK.mod, "fetch_jwt", None))
-    has["fetch_jwt_token"] = callable(getattr(SDK.mod, "fetch_jwt_token", None))
+    has = {key: any(n in methods for n in names) for key, names in canon.items()}
+    # The SDK's own token helper (mints a JWT from an API key): 1.x fetch_jwt, 0.x fetch_jwt_token.
+    helpers = [n for n in ("fetch_jwt", "fetch_jwt_token") if callable(getattr(SDK.mod, n, None))]
+    has["token_helper"] = bool(helpers)
+    # Driver-specific extras (suites rely only on the keys above).
+    for n in ("request_schema", "on", "on_status", "on_message", "on_error", "on_track"):
+        has[n] = n in methods
     errors = sorted(
         n
         for n in dir(SDK.mod)
@@ -446,6 +446,7 @@ def api_surface() -> dict | None:
         "exports": sorted(getattr(SDK.mod, "__all__", []) or [n for n in dir(SDK.mod) if not n.startswith("_")]),
         "error_classes": errors,
         "has": has,
+        "token_helper": helpers[0] if helpers else None,
     }
 
 
@@ -912,6 +913,26 @@ async def run_bounded(coro: Any, timeout_s: float, what: str) -> Any:
 # ───────────────────────────── ops ─────────────────────────────
 
 
+def _sdk_source() -> str | None:
+    """pypi:reactor-sdk for an installed distribution, local:<dir> for an import from elsewhere."""
+    if SDK.mod is None:
+        return None
+    path = getattr(SDK.mod, "__file__", None) or ""
+    if "site-packages" in path or "dist-packages" in path:
+        return "pypi:reactor-sdk"
+    return f"local:{os.path.dirname(path)}" if path else None
+
+
+def _sdk_codec() -> str | None:
+    """Data-channel format (drivers/PROTOCOL.md §3.1): 1.x speaks v1 protobuf (reactor-core),
+    0.4-0.8 the v0 JSON envelope, 0.1-0.3 the flat pre-overhaul JSON."""
+    if SDK.generation == "1.x":
+        return "v1-protobuf"
+    if SDK.protocol == "legacy":
+        return "legacy-json"
+    return "v0-json" if SDK.protocol else None
+
+
 async def op_hello(_args: dict) -> dict:
     return {
         "name": "reactor-sdk",
@@ -922,8 +943,11 @@ async def op_hello(_args: dict) -> dict:
             "name": "reactor-sdk",
             "import_name": "reactor_sdk",
             "version": SDK.version,
+            "source": _sdk_source(),
             "generation": SDK.generation,
             "protocol": SDK.protocol,
+            "protocol_basis": "version" if SDK.protocol else None,
+            "codec": _sdk_codec(),
             "loaded": SDK.mod is not None and SDK.native_error is None,
             "load_error": SDK.load_error or SDK.native_error,
             "native_library": SDK.native_lib,

@@ -22,14 +22,16 @@ import (
 // runConform dispatches "conform server" (and, as it lands, "conform sdk").
 func runConform(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: reactor-harness conform server [flags]")
+		fmt.Fprintln(stderr, "usage: reactor-harness conform server [flags] | conform sdk --driver CMD [flags]")
 		return exitUsage
 	}
 	switch args[0] {
 	case "server":
 		return runConformServer(args[1:], stdout, stderr)
+	case "sdk":
+		return runConformSDK(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "reactor-harness conform: unknown suite %q (want server)\n", args[0])
+	fmt.Fprintf(stderr, "reactor-harness conform: unknown suite %q (want server or sdk)\n", args[0])
 	return exitUsage
 }
 

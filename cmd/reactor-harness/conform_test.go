@@ -84,3 +84,43 @@ func TestConformServerCommand(t *testing.T) {
 		t.Fatalf("failure not explained:\n%s", buf.String())
 	}
 }
+
+// TestConformSDKCommand runs two SDK cases through the real binary with
+// the JS driver as a "brought" driver, and checks a stale expectation is
+// caught: the case passes, so listing it as failing must exit 99.
+func TestConformSDKCommand(t *testing.T) {
+	if _, err := os.Stat("../../drivers/js/node_modules"); err != nil {
+		t.Skip("drivers/js/node_modules missing: run npm ci --prefix drivers/js")
+	}
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "mine.txt")
+	if err := os.WriteFile(exp, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func() (string, int) {
+		cmd := exec.Command(bin, "conform", "sdk", "--driver", "node drivers/js/driver.mjs --sdk 2.9.0", "--name", "mine",
+			"--expectations", exp, "--cases", "sdk/breaking/6", "--json-report", filepath.Join(dir, "sdk.json"))
+		cmd.Dir = "../.."
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	out, code := run()
+	if code != 0 || !strings.Contains(out, "PASS    sdk/breaking/6") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if err := os.WriteFile(exp, []byte("sdk/breaking/6  # wrongly listed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run()
+	if code != exitThresholdsFailed || !strings.Contains(out, "STALE") {
+		t.Fatalf("stale entry not caught: exit %d\n%s", code, out)
+	}
+}

@@ -3,6 +3,7 @@ package mockserver
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/reactor-harness/reactor-harness/mockserver/model"
@@ -34,14 +35,23 @@ func (sp *sessionPlane) handleFrame(cid int, c *peer.Conn, f peer.Frame) {
 	} else {
 		detail = sp.dispatch(c, f)
 	}
-	scope := f.Scope
-	if scope == "" && f.Err == nil && f.Channel == peer.ChannelData && f.Kind == peer.KindCommand {
+	scope, codec := f.Scope, f.Codec.String()
+	if f.Legacy {
+		codec = "legacy" // a flat 2.2.1 frame: no scope, Type is the command
+	} else if scope == "" && f.Err == nil && f.Channel == peer.ChannelData && f.Kind == peer.KindCommand {
 		scope = "application" // a v1 command, scoped as v0 would scope it
 	}
-	sp.p.s.journal.Add(Entry{
-		Channel: string(f.Channel), ConnectionID: cid, Codec: f.Codec.String(), Scope: scope, Type: f.Type,
+	e := Entry{
+		Channel: string(f.Channel), ConnectionID: cid, Codec: codec, Scope: scope, Type: f.Type,
 		RequestID: f.RequestID, SessionID: sp.id, BodyBytes: f.Size, Detail: detail, at: at,
-	})
+	}
+	if f.Err == nil && f.Kind == peer.KindCommand {
+		e.Data, e.DataTruncated = journalData(f.RawData, f.Data)
+		if len(f.Uploads) > 0 {
+			e.Uploads = maps.Clone(f.Uploads)
+		}
+	}
+	sp.p.s.journal.Add(e)
 }
 
 // dispatch acts on one frame and returns a note for the journal ("" when

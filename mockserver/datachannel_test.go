@@ -1,15 +1,20 @@
 package mockserver
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/reactor-harness/reactor-harness/wire"
 	wirev0 "github.com/reactor-harness/reactor-harness/wire/v0"
 	wirev1 "github.com/reactor-harness/reactor-harness/wire/v1"
 )
 
 // TestDataChannelBadFramesV0: oversized and undecodable frames are dropped
 // and journaled; the session keeps working and another session streams on.
+// A flat 2.2.1 frame is not dropped but taken as a legacy command; after a
+// v0 first frame it leaves the connection's codec alone.
 func TestDataChannelBadFramesV0(t *testing.T) {
 	ts := newRTCServer(t, nil, MediaPolicy{})
 	a := ts.client(t, rtcClientOpts{ignoreSizeLimit: true})
@@ -27,18 +32,20 @@ func TestDataChannelBadFramesV0(t *testing.T) {
 	bad := []string{
 		big,
 		"not json at all",
-		`{"type":"set_prompt","data":{"prompt":"flat 2.2.1 frame"}}`,
 		`{"scope":"runtime","data":{"type":"requestCapabilities","data":{}}}`,
 		`{"scope":"application","data":{"type":"set_prompt","data":"not an object"}}`,
+		`{"type":"set_prompt","data":"flat, but not an object"}`,
+		`{"data":{"prompt":"neither scope nor type"}}`,
 	}
 	for _, f := range bad {
 		a.send(a.data, []byte(f))
 	}
-	// Still working: a command is applied and answered with state.
+	flat := `{"type":"set_prompt","data":{"prompt":"flat 2.2.1 frame"}}`
+	a.send(a.data, []byte(flat))
+	// Still working: a command is applied and answered with state, still
+	// as a v0 envelope (the client's first frame latched v0).
 	a.command("set_prompt", map[string]any{"prompt": "after garbage"}, nil)
-	if m := a.waitMsg("state", isModelMsg("state")); m.data["current_prompt"] != "after garbage" {
-		t.Fatalf("state %v", m.data)
-	}
+	a.waitMsg("state", func(m serverMsg) bool { return isModelMsg("state")(m) && m.data["current_prompt"] == "after garbage" })
 	// The other session is unaffected.
 	b.drainFrames()
 	b.collectFrames(10)
@@ -55,17 +62,103 @@ func TestDataChannelBadFramesV0(t *testing.T) {
 	if dropped[0].BodyBytes != len(big) || !strings.Contains(dropped[0].Detail, "too large") {
 		t.Fatalf("oversized entry %+v", dropped[0])
 	}
-	for _, e := range dropped {
-		if e.Codec != "v0" || e.ConnectionID != a.cid {
-			t.Fatalf("entry %+v", e)
+	for i, e := range dropped {
+		want := "v0"
+		if i == 4 {
+			want = "legacy" // flat, so a legacy command, with a payload the model cannot take
 		}
+		if e.Codec != want || e.ConnectionID != a.cid || e.Data != nil {
+			t.Fatalf("entry %d %+v", i, e)
+		}
+	}
+	var legacy []Entry
+	for _, e := range ts.journal.Entries(Filter{SessionID: a.sid, Channel: "data"}) {
+		if e.Codec == "legacy" && !strings.HasPrefix(e.Detail, "dropped: ") {
+			legacy = append(legacy, e)
+		}
+	}
+	if len(legacy) != 1 || legacy[0].Type != "set_prompt" || legacy[0].Scope != "" ||
+		string(legacy[0].Data) != `{"prompt":"flat 2.2.1 frame"}` || !strings.HasPrefix(legacy[0].Detail, "accepted as command") {
+		t.Fatalf("legacy command entries %+v", legacy)
 	}
 	if n := len(ts.journal.Entries(Filter{SessionID: b.sid, Channel: "data"})); n != 0 {
 		t.Fatalf("session b journaled %d data frames it never sent", n)
 	}
 	snap, _ := ts.TransportSnapshot(a.sid)
-	if d := snap.Connections[0].Peer.Data; d.Dropped != uint64(len(bad)) {
-		t.Fatalf("dropped counter %d", d.Dropped)
+	if p := snap.Connections[0].Peer; p.Data.Dropped != uint64(len(bad)) || p.Codec != "v0" {
+		t.Fatalf("dropped counter %d, codec %s", p.Data.Dropped, p.Codec)
+	}
+}
+
+// TestDataChannelJournalCommandPayload: a command's journal entry carries
+// its data and its uploads (PROTOCOL.md §3.2, §3.3), in both codecs; data
+// beyond MaxJournalData is cut and flagged.
+func TestDataChannelJournalCommandPayload(t *testing.T) {
+	for _, v1 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "v0", true: "v1"}[v1], func(t *testing.T) {
+			ts := newRTCServer(t, nil, MediaPolicy{})
+			c := ts.client(t, rtcClientOpts{v1: v1})
+			c.connect(ts.APIKey())
+			defer c.close()
+			ref := c.upload("tiny.png", "image/png", tinyPNG)
+			c.fileUploaded(ref)
+			c.command("set_conditioning", map[string]any{"prompt": "with an image"}, map[string]wire.FileRef{"image": ref})
+			long := strings.Repeat("é", MaxJournalData) // 2 bytes each in UTF-8
+			c.command("set_prompt", map[string]any{"prompt": long}, nil)
+			c.command("set_seed", map[string]any{"seed": 7}, nil)
+			var got map[string]Entry
+			waitFor(t, "three commands journaled", func() bool {
+				got = map[string]Entry{}
+				for _, e := range ts.journal.Entries(Filter{SessionID: c.sid, Channel: "data"}) {
+					if e.Scope == "application" {
+						got[e.Type] = e
+					}
+				}
+				return len(got) == 3
+			})
+			img := got["set_conditioning"]
+			if !strings.HasPrefix(img.Detail, "accepted") || len(img.Uploads) != 1 || img.Uploads["image"] != ref {
+				t.Fatalf("set_conditioning entry %+v", img)
+			}
+			// The FileRef travels in uploads, not in data.
+			if string(img.Data) != `{"prompt":"with an image"}` {
+				t.Fatalf("set_conditioning data %s", img.Data)
+			}
+			if e := got["set_seed"]; string(e.Data) != `{"seed":7}` || e.DataTruncated || e.Uploads != nil {
+				t.Fatalf("set_seed entry %+v (data %s)", e, e.Data)
+			}
+			p := got["set_prompt"]
+			var cut string
+			if err := json.Unmarshal(p.Data, &cut); err != nil || !p.DataTruncated {
+				t.Fatalf("long data not cut: truncated %v, %d bytes (%v)", p.DataTruncated, len(p.Data), err)
+			}
+			if len(cut) > MaxJournalData || len(cut) < MaxJournalData-4 || !strings.HasPrefix(cut, `{"prompt":"éé`) || !utf8.ValidString(cut) {
+				t.Fatalf("cut data: %d bytes, starts %q", len(cut), cut[:min(len(cut), 20)])
+			}
+			// The whole entry still encodes (the admin API serves it).
+			if _, err := json.Marshal(p); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestJournalData(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		obj  map[string]any
+		want string
+		cut  bool
+	}{
+		{`{ "a" : 1 }`, nil, `{"a":1}`, false},
+		{"", map[string]any{"b": "x"}, `{"b":"x"}`, false},
+		{"", nil, `{}`, false},
+		{`{"p":"` + strings.Repeat("x", MaxJournalData) + `"}`, nil, `"{\"p\":\"xxx`, true},
+	} {
+		got, cut := journalData(json.RawMessage(tc.raw), tc.obj)
+		if cut != tc.cut || !strings.HasPrefix(string(got), tc.want) || !json.Valid(got) {
+			t.Fatalf("journalData(%.20q) = %.40s %v", tc.raw, got, cut)
+		}
 	}
 }
 

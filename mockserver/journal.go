@@ -1,12 +1,20 @@
 package mockserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/reactor-harness/reactor-harness/wire"
 )
+
+// MaxJournalData bounds Entry.Data: a command's data is journaled whole up
+// to this many bytes of compact JSON, cut beyond.
+const MaxJournalData = 4 << 10
 
 // Entry is one journaled event: an HTTP request the mock answered, or a
 // data-channel frame it received (Channel set).
@@ -39,8 +47,50 @@ type Entry struct {
 	Scope        string `json:"scope,omitempty"`
 	Type         string `json:"type,omitempty"`
 	RequestID    string `json:"request_id,omitempty"`
+	// Data is a command's data object (every codec), compact JSON. One
+	// longer than MaxJournalData bytes is cut: Data is then a JSON string
+	// holding the first MaxJournalData bytes of the JSON text and
+	// DataTruncated is set.
+	Data          json.RawMessage `json:"data,omitempty"`
+	DataTruncated bool            `json:"data_truncated,omitempty"`
+	// Uploads are the FileRefs a command carried beside its data (v0
+	// "uploads", v1 Command.uploads), keyed by parameter name (PROTOCOL.md
+	// §3.2, §3.3). A FileRef the client left inside data shows in Data.
+	Uploads map[string]wire.FileRef `json:"uploads,omitempty"`
 
 	at time.Time
+}
+
+// journalData renders a command's data for Entry.Data: compact JSON when it
+// fits MaxJournalData, else a JSON string of its first MaxJournalData bytes
+// (cut at a rune boundary) and truncated set. raw is what the client sent
+// (v0, legacy); without it obj is encoded (v1, whose data is a Struct).
+func journalData(raw json.RawMessage, obj map[string]any) (data json.RawMessage, truncated bool) {
+	var buf bytes.Buffer
+	switch {
+	case len(raw) > 0:
+		if json.Compact(&buf, raw) != nil {
+			return nil, false // cannot happen: the decoder checked it
+		}
+	case obj != nil:
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return nil, false
+		}
+		buf.Write(b)
+	default:
+		return json.RawMessage(`{}`), false
+	}
+	b := buf.Bytes()
+	if len(b) <= MaxJournalData {
+		return json.RawMessage(b), false
+	}
+	n := MaxJournalData
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	s, _ := json.Marshal(string(b[:n]))
+	return json.RawMessage(s), true
 }
 
 // At is the entry's time.

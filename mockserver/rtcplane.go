@@ -840,7 +840,9 @@ func (h *connHandler) OnFrame(c *peer.Conn, f peer.Frame) { h.sp.handleFrame(h.s
 
 // AnswerLegacy answers a pre-overhaul (JS 2.2.1) offer stored by the
 // session store: no track_mapping (tracks bind by kind and order), cid 1001,
-// auto-streamed. Register it with sessions.setLegacyAnswerer(s.rtc).
+// auto-streamed, and the data channel speaks 2.2.1's flat frames (commands
+// in, {"type":"application"} model messages out; datachannel.go). Register
+// it with sessions.setLegacyAnswerer(s.rtc).
 func (p *rtcPlane) AnswerLegacy(ctx context.Context, sessionID, offer string) (string, error) {
 	ss := p.s.sessions.lookup(sessionID)
 	if ss == nil {
@@ -852,7 +854,7 @@ func (p *rtcPlane) AnswerLegacy(ctx context.Context, sessionID, offer string) (s
 	}
 	caps := ss.model.Capabilities()
 	off := peer.Offer{SDP: offer, Tracks: caps.Tracks, Label: fmt.Sprintf("%s/%d", ss.id, wire.LegacyConnectionID),
-		Outbound: map[string]webrtc.TrackLocal{}}
+		Outbound: map[string]webrtc.TrackLocal{}, Legacy: true}
 	for name, st := range sp.streams {
 		off.Outbound[name] = st
 	}

@@ -32,8 +32,11 @@ const rtcWait = 15 * time.Second
 
 // rtcClientOpts selects the client's generation and codec.
 type rtcClientOpts struct {
-	v1      bool // speak protobuf (v1) rather than v0 JSON
-	gen290  bool // 2.9.0 generation: no registration, no control channel
+	v1     bool // speak protobuf (v1) rather than v0 JSON
+	gen290 bool // 2.9.0 generation: no registration, no control channel
+	// legacy reads "data" as 2.2.1 does: only flat {"type":"application",
+	// "data":<payload>} frames; typ is "application", data the payload.
+	legacy  bool
 	noTrack bool // offer no video transceiver
 	// ignoreSizeLimit plays a client that ignores the answer's
 	// a=max-message-size (so it can send oversized frames).
@@ -379,6 +382,16 @@ func (c *rtcClient) onMessage(ch string, m webrtc.DataChannelMessage) {
 					msg.errCode = cf.Error.Code
 				}
 			}
+			break
+		}
+		if c.opts.legacy {
+			lf, err := wirev0.DecodeLegacy(m.Data)
+			if err != nil {
+				msg.typ = "undecodable"
+				break
+			}
+			msg.typ = lf.Type
+			_ = json.Unmarshal(lf.Data, &msg.data)
 			break
 		}
 		env, err := wirev0.DecodeEnvelope(m.Data)

@@ -342,11 +342,13 @@ func TestRTCRecoverWindowClosesPlane(t *testing.T) {
 }
 
 // TestRTCLegacyAnswerer serves a pre-overhaul (JS 2.2.1) offer through the
-// session store's legacy hook.
+// session store's legacy hook, then speaks 2.2.1's flat data-channel frames:
+// commands reach the model and are journaled as codec "legacy"; model
+// messages come back as {"type":"application","data":{"type","data"}}.
 func TestRTCLegacyAnswerer(t *testing.T) {
 	ts := newRTCServer(t, func(sc *Scenario) { sc.Profile = ProfileLegacy; sc.Timings.PendingPolls = 0 }, MediaPolicy{})
 	ts.sessions.setLegacyAnswerer(ts.rtc)
-	c := ts.client(t, rtcClientOpts{gen290: true})
+	c := ts.client(t, rtcClientOpts{gen290: true, legacy: true})
 	c.token(ts.APIKey())
 	c.newPeer()
 	req := c.offer()
@@ -373,6 +375,40 @@ func TestRTCLegacyAnswerer(t *testing.T) {
 	c.waitReady()
 	defer c.close()
 	c.collectFrames(5)
+
+	// A flat command reaches the model; its state comes back flat.
+	cmd, _ := wirev0.NewLegacyCommand("set_prompt", map[string]any{"prompt": "from 2.2.1"})
+	c.send(c.data, cmd)
+	m := c.waitMsg("state as a 2.2.1 application frame", func(m serverMsg) bool {
+		inner, _ := m.data["data"].(map[string]any)
+		return m.channel == "data" && m.typ == "application" && m.data["type"] == "state" && inner["current_prompt"] == "from 2.2.1"
+	})
+	if len(m.data) != 2 {
+		t.Fatalf("payload %v, want exactly {type, data}", m.data)
+	}
+	// A refusal is the model's command_error, surfaced the same way.
+	bad, _ := wirev0.NewLegacyCommand("fly_to_the_moon", map[string]any{})
+	c.send(c.data, bad)
+	m = c.waitMsg("command_error", func(m serverMsg) bool { return m.typ == "application" && m.data["type"] == "command_error" })
+	if inner, _ := m.data["data"].(map[string]any); inner["command"] != "fly_to_the_moon" || inner["code"] != "invalid_command" {
+		t.Fatalf("command_error payload %v", m.data)
+	}
+	var cmds []Entry
+	waitFor(t, "both commands journaled", func() bool {
+		cmds = ts.journal.Entries(Filter{SessionID: c.sid, Channel: "data"})
+		return len(cmds) >= 2
+	})
+	e := cmds[0]
+	if e.Codec != "legacy" || e.Scope != "" || e.Type != "set_prompt" || e.ConnectionID != wire.LegacyConnectionID ||
+		string(e.Data) != `{"prompt":"from 2.2.1"}` || !strings.HasPrefix(e.Detail, "accepted as command") {
+		t.Fatalf("journal entry %+v (data %s)", e, e.Data)
+	}
+	if e := cmds[1]; e.Codec != "legacy" || e.Type != "fly_to_the_moon" || !strings.HasPrefix(e.Detail, "refused: invalid_command") {
+		t.Fatalf("journal entry %+v", e)
+	}
+	if snap, _ := ts.TransportSnapshot(c.sid); snap.Connections[0].Peer.Codec != "legacy" {
+		t.Fatalf("snapshot codec %q", snap.Connections[0].Peer.Codec)
+	}
 }
 
 // TestRTCMaxDurationEndsSession: a session that reaches its maximum

@@ -25,7 +25,8 @@ import (
 // resume_track.
 //
 // Checks, in the order FastAPI would apply them: the session (404 Unknown
-// session, 400 No session running), the connection id (422 when not an
+// session, 400 No session running; GET ice_servers is served in every
+// non-terminal state, see handleIceServers), the connection id (422 when not an
 // integer), the body (400 malformed, 422 wrong shape or a missing required
 // field), then the connection's registration (404 Unknown connection) and
 // the offer itself (400: garbage SDP, a track_mapping that does not fit
@@ -71,9 +72,24 @@ func parseCID(r *http.Request) (int, *apiError) {
 
 // handleIceServers is GET B/ice_servers. The mock runs on loopback with host
 // candidates only, so the list is empty (valid per RT).
+//
+// Unlike the other transport routes it is served while the session is still
+// CREATED or PENDING: current SDKs (JS 2.12.x, reactor-sdk 0.8.0) prefetch
+// ICE servers concurrently with the session poll (PROTOCOL.md §7 item 15,
+// "warmup"), so the coordinator must answer it before a runtime is
+// assigned. A terminal session (CLOSED, INACTIVE) gets 400 No session
+// running, an unknown or deleted one 404, the local session RT's own check
+// (400 unless it runs).
 func (s *Server) handleIceServers(w http.ResponseWriter, r *http.Request, rc *reqCtx) *apiError {
-	if _, e := s.transportSession(rc, r); e != nil {
+	if e := s.localTransportGuard(r.PathValue("id")); e != nil {
 		return e
+	}
+	ss, e := s.sessionFor(rc, r.PathValue("id"))
+	if e != nil {
+		return e
+	}
+	if st := ss.State(); st.Terminal() {
+		return errf(http.StatusBadRequest, "No session running: session %s is %s", ss.id, st)
 	}
 	writeJSON(w, http.StatusOK, wire.IceServersResponse{IceServers: []wire.IceServer{}})
 	return nil

@@ -68,6 +68,9 @@ func TestSignallingErrors(t *testing.T) {
 		{"unknown session ice", "GET", wire.TransportBase("nope") + "/ice_servers", nil, 404, "Unknown session"},
 		{"not running", "POST", wire.TransportBase(fresh.SessionID) + "/connections", nil, 400, "No session running"},
 		{"not running offer", "POST", wire.TransportBase(fresh.SessionID) + "/sdp_params", good, 400, "No session running"},
+		{"not running answer", "GET", wire.TransportBase(fresh.SessionID) + "/sdp_params", nil, 400, "No session running"},
+		{"not running ice candidates", "POST", wire.TransportBase(fresh.SessionID) + "/connections/1002/ice_candidates",
+			map[string]any{"candidates": []any{}, "is_final": true}, 400, "No session running"},
 		{"cid not int", "POST", tb + "/connections/abc/sdp_params", good, 422, "not an integer"},
 		{"cid not int get", "GET", tb + "/connections/1x/sdp_params", nil, 422, "not an integer"},
 		{"unregistered cid", "POST", tb + "/connections/1003/sdp_params", good, 404, "Unknown connection"},
@@ -122,6 +125,73 @@ func TestSignallingAuthAndVersion(t *testing.T) {
 	r := e.req(t, "GET", path, nil)
 	if r.Status != 200 || strings.TrimSpace(string(r.Body)) != `{"ice_servers":[]}` {
 		t.Fatalf("ice_servers: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestSignallingIceServersBeforeWaiting: GET ice_servers is served in every
+// non-terminal state (SDKs prefetch it while polling a PENDING session);
+// the other transport routes still need WAITING; a terminal session gets
+// 400 and a deleted or unknown one 404.
+func TestSignallingIceServersBeforeWaiting(t *testing.T) {
+	e := newSigEnv(t, func(sc *Scenario) { sc.Timings.PendingPolls = 2 })
+	c := e.c
+	st, body := c.httpDo("POST", "/sessions", c.coordHeaders(), createBody("helios"))
+	c.expect(st, 201, body, "second session")
+	var fresh wire.SessionResponse
+	c.httpJSON(body, &fresh)
+	tb := wire.TransportBase(fresh.SessionID)
+	ice := func(want int, what string) response {
+		t.Helper()
+		r := e.do(t, "GET", tb+"/ice_servers", c.transportHeaders(), nil)
+		noServerError(t, r)
+		if r.Status != want {
+			t.Fatalf("%s: GET ice_servers %d %s, want %d", what, r.Status, r.Body, want)
+		}
+		return r
+	}
+	poll := func() wire.SessionState {
+		t.Helper()
+		st, body := c.httpDo("GET", wire.SessionPath(fresh.SessionID), c.coordHeaders(), nil)
+		c.expect(st, 200, body, "poll")
+		var sr wire.SessionResponse
+		c.httpJSON(body, &sr)
+		return sr.State
+	}
+	seen := map[wire.SessionState]bool{}
+	state := e.snapshotState(t, fresh.SessionID)
+	for i := 0; state != wire.StateWaiting; i, state = i+1, poll() {
+		if i > 10 || (state != wire.StateCreated && state != wire.StatePending) {
+			t.Fatalf("session is %s after %d polls, before WAITING", state, i)
+		}
+		seen[state] = true
+		if r := ice(200, string(state)); strings.TrimSpace(string(r.Body)) != `{"ice_servers":[]}` {
+			t.Fatalf("%s: ice_servers body %s", state, r.Body)
+		}
+		// Only ice_servers: registering a connection still waits for WAITING.
+		r := e.do(t, "POST", tb+"/connections", c.transportHeaders(), nil)
+		expectError(t, r, 400)
+		if !strings.Contains(r.Detail(), "No session running") || !strings.Contains(r.Detail(), string(state)) {
+			t.Fatalf("%s: register detail %q", state, r.Detail())
+		}
+	}
+	if !seen[wire.StateCreated] || !seen[wire.StatePending] {
+		t.Fatalf("states seen before WAITING: %v", seen)
+	}
+	ice(200, "WAITING")
+	// Terminal, not deleted: 400.
+	if r := e.do(t, "POST", "/__admin/sessions/"+fresh.SessionID+"/state", nil, map[string]any{"state": wire.StateInactive}); r.Status != 200 {
+		t.Fatalf("force INACTIVE: %d %s", r.Status, r.Body)
+	}
+	if r := ice(400, "INACTIVE"); !strings.Contains(r.Detail(), "No session running") {
+		t.Fatalf("INACTIVE detail %q", r.Detail())
+	}
+	// Deleted: 404, like an unknown id.
+	st, body = c.httpDo("DELETE", wire.SessionPath(fresh.SessionID), c.coordHeaders(), nil)
+	if st/100 != 2 {
+		t.Fatalf("DELETE: %d %s", st, body)
+	}
+	if r := ice(404, "deleted"); !strings.Contains(r.Detail(), "Unknown session") {
+		t.Fatalf("deleted detail %q", r.Detail())
 	}
 }
 

@@ -75,9 +75,15 @@ func (c *Conn) readChannel(ch Channel, label string, r datachannel.Reader) {
 // handler.
 func (c *Conn) onMessage(ch Channel, label string, raw []byte, text bool) {
 	c.lastInbound.Store(time.Now().UnixNano()) // any frame counts as a ping
-	codec := c.latch(raw, text)
+	codec, first := c.latch(raw, text)
 	f := decodeFrame(ch, codec, raw, text)
 	f.Label = label
+	if first && f.Legacy {
+		// A client that opens with a flat frame is a 2.2.1 client: answer it
+		// in the only frames it surfaces. (A flat frame later on a v0
+		// connection is still taken as a command, but changes nothing.)
+		c.legacy.Store(true)
+	}
 	k := c.ctr(ch)
 	k.framesIn.Add(1)
 	k.bytesIn.Add(uint64(len(raw)))
@@ -93,18 +99,20 @@ func (c *Conn) onMessage(ch Channel, label string, raw []byte, text bool) {
 }
 
 // latch fixes the codec from the first inbound frame on either channel
-// (PROTOCOL.md §3.4); later frames use it whatever they look like.
-func (c *Conn) latch(raw []byte, text bool) wirev0.Codec {
+// (PROTOCOL.md §3.4); later frames use it whatever they look like. first
+// reports that this frame fixed it.
+func (c *Conn) latch(raw []byte, text bool) (codec wirev0.Codec, first bool) {
 	if c.latched.Load() {
-		return c.Codec()
+		return c.Codec(), false
 	}
 	c.latchMu.Lock()
 	defer c.latchMu.Unlock()
 	if !c.latched.Load() {
 		c.codec.Store(uint32(wirev0.Sniff(raw, text)))
 		c.latched.Store(true)
+		first = true
 	}
-	return c.Codec()
+	return c.Codec(), first
 }
 
 // sendV1 encodes and writes a v1 server message (binary).
@@ -162,7 +170,14 @@ type ModelReply struct {
 func (c *Conn) v1() bool { return c.Codec() == wirev0.V1 }
 
 // SendModelMessage sends an unsolicited model emission on "data": a v1
-// NOTIFICATION, or a v0 application envelope.
+// NOTIFICATION, a v0 application envelope, or for a legacy (2.2.1)
+// connection a flat {"type":"application","data":{"type":typ,"data":data}}.
+//
+// The legacy payload is the model message itself ({type, data}), not just
+// its data: 2.2.1 hands the payload of an "application" frame to newMessage
+// as is, so its application sees the same {type, data} object a 2.9.0
+// application gets from "message", and can tell a state from a
+// command_error (the data objects of different messages overlap).
 func (c *Conn) SendModelMessage(typ string, data map[string]any) error {
 	if c.v1() {
 		m, err := wirev1.NewModelNotification(typ, data)
@@ -170,6 +185,13 @@ func (c *Conn) SendModelMessage(typ string, data map[string]any) error {
 			return err
 		}
 		return c.sendV1(ChannelData, m)
+	}
+	if c.Legacy() {
+		if data == nil {
+			data = map[string]any{}
+		}
+		b, err := wirev0.NewLegacyApplication(map[string]any{"type": typ, "data": data})
+		return c.sendV0(ChannelData, b, err)
 	}
 	b, err := wirev0.NewModelMessage(typ, data)
 	return c.sendV0(ChannelData, b, err)

@@ -81,6 +81,7 @@ type Conn struct {
 	codec   atomic.Uint32 // wirev0.Codec
 	latched atomic.Bool
 	latchMu sync.Mutex
+	legacy  atomic.Bool // flat 2.2.1 frames out (Offer.Legacy, or a flat first frame)
 
 	chMu     sync.Mutex
 	channels map[Channel]*webrtc.DataChannel
@@ -134,6 +135,7 @@ func (a *API) Answer(ctx context.Context, o Offer) (*Conn, string, error) {
 		return nil, "", fmt.Errorf("peer: new peer connection: %w", err)
 	}
 	c := &Conn{api: a, pc: pc, label: o.Label, h: o.Handler, channels: map[Channel]*webrtc.DataChannel{}}
+	c.legacy.Store(o.Legacy)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if err := a.add(c); err != nil {
 		c.cancel()
@@ -158,7 +160,8 @@ func (c *Conn) negotiate(ctx context.Context, o Offer, mapping []wire.TrackMappi
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
-	if err := c.bindTracks(o, mapping); err != nil {
+	bound, err := c.bindTracks(o, mapping)
+	if err != nil {
 		return "", err
 	}
 	for _, cand := range o.Candidates {
@@ -167,6 +170,14 @@ func (c *Conn) negotiate(ctx context.Context, o Offer, mapping []wire.TrackMappi
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: cannot answer it: %v", ErrBadOffer, err)
+	}
+	// The tracks bind in SetLocalDescription: give them the answer's
+	// payload types and extension ids first (negotiated.go).
+	byMid := parseAnswerMedia(answer.SDP)
+	for _, t := range bound {
+		if nm := byMid[t.mid]; nm != nil {
+			t.neg.Store(nm)
+		}
 	}
 	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(answer); err != nil {
@@ -193,12 +204,14 @@ func (c *Conn) negotiate(ctx context.Context, o Offer, mapping []wire.TrackMappi
 // mapping names, so the answer's section for that mid carries the track
 // (a=msid, a=ssrc) and a=sendonly. Going through the mid rather than
 // AddTrack keeps the binding right when a model has several outputs of one
-// kind.
-func (c *Conn) bindTracks(o Offer, mapping []wire.TrackMapping) error {
+// kind. The tracks are wrapped so they bind with the answer's numbers
+// (negotiated.go); the caller fills those in once the answer exists.
+func (c *Conn) bindTracks(o Offer, mapping []wire.TrackMapping) ([]*negotiatedTrack, error) {
 	byMid := map[string]*webrtc.RTPTransceiver{}
 	for _, tr := range c.pc.GetTransceivers() {
 		byMid[tr.Mid()] = tr
 	}
+	var bound []*negotiatedTrack
 	for _, m := range mapping {
 		if m.Direction != wire.DirectionRecvOnly {
 			continue // a client input: received by onTrack
@@ -209,20 +222,22 @@ func (c *Conn) bindTracks(o Offer, mapping []wire.TrackMapping) error {
 		}
 		tr := byMid[m.MID]
 		if tr == nil {
-			return fmt.Errorf("%w: mid %q has no transceiver after applying the offer", ErrBadMapping, m.MID)
+			return nil, fmt.Errorf("%w: mid %q has no transceiver after applying the offer", ErrBadMapping, m.MID)
 		}
-		sender, err := c.api.api.NewRTPSender(track, c.pc.SCTP().Transport())
+		nt := &negotiatedTrack{TrackLocal: track, mid: m.MID}
+		sender, err := c.api.api.NewRTPSender(nt, c.pc.SCTP().Transport())
 		if err != nil {
-			return fmt.Errorf("peer: sender for %q: %w", m.Name, err)
+			return nil, fmt.Errorf("peer: sender for %q: %w", m.Name, err)
 		}
-		if err := tr.SetSender(sender, track); err != nil {
+		if err := tr.SetSender(sender, nt); err != nil {
 			_ = sender.Stop()
-			return fmt.Errorf("peer: bind %q to mid %q: %w", m.Name, m.MID, err)
+			return nil, fmt.Errorf("peer: bind %q to mid %q: %w", m.Name, m.MID, err)
 		}
+		bound = append(bound, nt)
 		rh, _ := track.(rtcpHandler)
 		c.goTracked(func() { readRTCP(sender, rh) })
 	}
-	return nil
+	return bound, nil
 }
 
 // readRTCP reads the sender's RTCP so interceptors (NACK, reports) see it
@@ -386,6 +401,20 @@ func (c *Conn) Codec() wirev0.Codec { return wirev0.Codec(c.codec.Load()) }
 // Latched reports whether the first inbound frame has fixed the codec.
 func (c *Conn) Latched() bool { return c.latched.Load() }
 
+// Legacy reports whether the connection speaks the 2.2.1 flat JSON frames
+// (Offer.Legacy, or a flat first inbound frame): its codec is V0 and model
+// messages go out as {"type":"application","data":{"type","data"}}.
+func (c *Conn) Legacy() bool { return c.legacy.Load() }
+
+// CodecName is the journal's and the admin API's name of the connection's
+// codec: "v0", "v1" or "legacy".
+func (c *Conn) CodecName() string {
+	if c.Legacy() {
+		return "legacy"
+	}
+	return c.Codec().String()
+}
+
 // HasChannel reports whether the client opened a channel with that role.
 func (c *Conn) HasChannel(ch Channel) bool { return c.channel(ch) != nil }
 
@@ -434,7 +463,7 @@ func (c *Conn) Stats() Stats {
 	c.stateMu.Lock()
 	st := Stats{Label: c.label, State: c.state.String(), LostReason: c.lostReason}
 	c.stateMu.Unlock()
-	st.Codec, st.Latched = c.Codec().String(), c.Latched()
+	st.Codec, st.Latched = c.CodecName(), c.Latched()
 	if n := c.connectedAt.Load(); n != 0 {
 		st.ConnectedAt = time.Unix(0, n)
 	}

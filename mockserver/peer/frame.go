@@ -1,6 +1,8 @@
 package peer
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -71,8 +73,11 @@ type Frame struct {
 	Channel Channel
 	Label   string
 	Codec   wirev0.Codec
-	Text    bool // sent as a text (string) message
-	Size    int  // bytes
+	// Legacy: a 2.2.1-era flat {"type","data"} frame on "data" (PROTOCOL.md
+	// §3.1), decoded as a command; Codec is V0 and Scope is empty.
+	Legacy bool
+	Text   bool // sent as a text (string) message
+	Size   int  // bytes
 
 	Kind Kind
 	// Scope is the v0 envelope scope ("application" or "runtime"), or ""
@@ -88,9 +93,12 @@ type Frame struct {
 	Request   bool
 
 	// Command payload (KindCommand): the command name, its data object and
-	// the FileRefs the client moved into uploads.
+	// the FileRefs the client moved into uploads. RawData is the data as
+	// the client sent it, for v0 and legacy frames (JSON; nil when absent,
+	// and for v1, whose data is a protobuf Struct).
 	Command string
 	Data    map[string]any
+	RawData json.RawMessage
 	Uploads map[string]wire.FileRef
 	// Track is the track a track verb names.
 	Track string
@@ -138,6 +146,14 @@ func undecodable(format string, a ...any) error {
 
 func decodeV0Data(f *Frame, raw []byte) {
 	env, err := wirev0.DecodeEnvelope(raw)
+	if errors.Is(err, wirev0.ErrMissingScope) {
+		// No "scope": a 2.2.1 flat {"type":"<command>","data":...} frame
+		// when it has a "type" (PROTOCOL.md §3.1), else undecodable.
+		if lf, lerr := wirev0.DecodeLegacy(raw); lerr == nil {
+			decodeLegacyCommand(f, lf)
+			return
+		}
+	}
 	if err != nil {
 		f.Err = fmt.Errorf("%w: %v", ErrUndecodable, err)
 		return
@@ -150,6 +166,7 @@ func decodeV0Data(f *Frame, raw []byte) {
 			return
 		}
 		f.Kind, f.Command, f.Data, f.Uploads = KindCommand, env.Data.Type, obj, env.Data.Uploads
+		f.RawData = env.Data.Data
 		return
 	}
 	switch env.Data.Type {
@@ -182,6 +199,40 @@ func decodeV0Data(f *Frame, raw []byte) {
 		// else (JS 2.9.0's requestCapabilities, say) is dropped.
 		f.Err = undecodable("unknown runtime message type %q", env.Data.Type)
 	}
+}
+
+// decodeLegacyCommand reads a flat frame as a command: every flat frame a
+// 2.2.1 client sends is one (it has no runtime messages, no ping and no
+// uploads). The payload may be any JSON value on that wire; the model takes
+// an object, so an absent or null payload reads as {} and anything else
+// that is not an object is dropped.
+func decodeLegacyCommand(f *Frame, lf wirev0.LegacyFrame) {
+	f.Legacy, f.Type = true, lf.Type
+	obj := map[string]any{}
+	switch t := bytes.TrimSpace(lf.Data); {
+	case len(t) == 0 || string(t) == "null":
+	case t[0] == '{':
+		if err := json.Unmarshal(t, &obj); err != nil {
+			f.Err = undecodable("legacy command %q: data: %v", lf.Type, err)
+			return
+		}
+		f.RawData = lf.Data
+	default:
+		f.Err = undecodable("legacy command %q: data must be a JSON object, got %s", lf.Type, clipText(t, 40))
+		return
+	}
+	f.Kind, f.Command, f.Data = KindCommand, lf.Type, obj
+}
+
+// clipText shortens b for an error message.
+func clipText(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n]) + "…"
 }
 
 func decodeV0Control(f *Frame, raw []byte) {

@@ -43,6 +43,11 @@ type Offer struct {
 	Candidates []webrtc.ICECandidateInit
 	// Label names the connection in logs and errors ("<session>/<cid>").
 	Label string
+	// Legacy answers a pre-overhaul (JS 2.2.1) client: model messages go
+	// out as flat {"type":"application","data":{"type","data"}} frames, the
+	// only ones it surfaces (PROTOCOL.md §3.1). A connection whose first
+	// inbound frame is a flat one becomes legacy too.
+	Legacy bool
 	// Handler receives the connection's frames and state changes.
 	Handler Handler
 }

@@ -562,12 +562,16 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(raw, false)
 	f.Add([]byte(`{"scope":"runtime","data":{"type":"ping","data":{}}}`), true)
 	f.Add([]byte(`{"type":"notification","event":"resume_track","data":{"name":"main_video"}}`), true)
+	f.Add([]byte(`{"type":"set_prompt","data":{"prompt":"2.2.1"}}`), true)
 	f.Fuzz(func(t *testing.T, b []byte, text bool) {
 		for _, ch := range []Channel{ChannelControl, ChannelData} {
 			codec := wirev0.Sniff(b, text)
 			fr := decodeFrame(ch, codec, b, text)
 			if fr.Err == nil && fr.Kind == KindCommand && fr.Command == "" {
 				t.Fatalf("command without a name: %+v", fr)
+			}
+			if fr.Legacy && (ch != ChannelData || fr.Scope != "" || (fr.Err == nil && fr.Data == nil)) {
+				t.Fatalf("legacy frame %+v on %s", fr, ch)
 			}
 		}
 	})

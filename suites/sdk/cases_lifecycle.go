@@ -524,8 +524,6 @@ func checkVersion501(ctx context.Context, r *Run) error {
 		sc.Faults = append(sc.Faults, mockserver.Fault{Route: routeCreate, Status: http.StatusNotImplemented,
 			Detail: "SERVER_VERSION_TOO_OLD: Reactor-API-Version 1 is newer than this server implements (0..0)"})
 		r.Note("the mock cannot set api_max 0; the 501 is injected on POST /sessions")
-	} else {
-		withWarmupDelay(sc, 250*time.Millisecond)
 	}
 	return versionRefusal(ctx, r, sc, http.StatusNotImplemented, "SERVER_VERSION_TOO_OLD", isCoordinator)
 }

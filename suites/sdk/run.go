@@ -598,6 +598,7 @@ func (r *Run) ConnectReady(ctx context.Context, o ConnectOpts) (*driver.ConnectR
 	mark := r.Drv.EventCount()
 	res, err := r.Connect(ctx, o)
 	if err == nil && res != nil && res.Ready {
+		r.legacyReadyGate(ctx, res)
 		return res, nil
 	}
 	msg := describeOpErr(err, res)
@@ -605,6 +606,42 @@ func (r *Run) ConnectReady(ctx context.Context, o ConnectOpts) (*driver.ConnectR
 		msg += "; it reported: " + oneLine(strings.Join(rep, " | "), 300)
 	}
 	return res, fmt.Errorf("%s did not reach ready: %s%s", r.SDKName(), msg, r.PlaneHint())
+}
+
+// legacyReadyGate: a pre-overhaul SDK (JS 2.2.1) reports ready as soon as
+// its peer connection connects (PROTOCOL.md §2.3), possibly before its data
+// channel is open, and drops a command sent in that window with only a
+// console warning. Cases that send at ready judge other things, so for such
+// an SDK the harness waits (at most 5 s) until the mock has seen the data
+// channel open, which the client opened first, and notes the gap.
+func (r *Run) legacyReadyGate(ctx context.Context, res *driver.ConnectResult) {
+	if !r.Legacy() || r.Mock == nil {
+		return
+	}
+	sid := res.SID()
+	start := time.Now()
+	for waited := false; ; waited = true {
+		if snap, ok := r.Mock.TransportSnapshot(sid); ok {
+			for _, c := range snap.Connections {
+				if c.Peer != nil && c.Peer.Data != nil && c.Peer.Data.Open {
+					if waited {
+						r.Note("%s reported ready before its data channel was open (its ready gate is the peer connection only): the mock saw the channel open up to %s after ready; a command sent in that window is dropped with a console warning",
+							r.SDKName(), time.Since(start).Round(time.Millisecond))
+					}
+					return
+				}
+			}
+		}
+		if time.Since(start) > 5*time.Second {
+			r.Note("%s reported ready, but the mock saw no open data channel within 5s", r.SDKName())
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func describeOpErr(err error, res *driver.ConnectResult) string {
@@ -669,6 +706,9 @@ func (r *Run) AwaitConnect(ctx context.Context, p *driver.Pending, bound time.Du
 	raw, err := p.WaitOrStop(ctx, bound, 250*time.Millisecond, r.answerStalled)
 	if len(raw) > 0 {
 		_ = json.Unmarshal(raw, &res)
+	}
+	if err == nil && res.Ready {
+		r.legacyReadyGate(ctx, &res)
 	}
 	return &res, err
 }

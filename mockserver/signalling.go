@@ -153,15 +153,7 @@ func (s *Server) handleConnectionOffer(w http.ResponseWriter, r *http.Request, r
 	if e != nil {
 		return e
 	}
-	body, e := decodeOffer(r)
-	if e != nil {
-		return e
-	}
-	sp, e := s.rtc.sessionFor(ss)
-	if e != nil {
-		return e
-	}
-	if e := sp.offer(offerRequest{cid: cid, body: body, mapping: body.TrackMapping}); e != nil {
+	if e := s.stageOffer(ss, r, cid, false); e != nil {
 		return e
 	}
 	writeJSON(w, http.StatusAccepted, wire.SDPOfferAccepted{ConnectionID: cid})
@@ -182,6 +174,27 @@ func (s *Server) handleConnectionAnswer(w http.ResponseWriter, r *http.Request, 
 	if e != nil {
 		return e
 	}
+	return s.serveAnswer(w, ss, cid, cid)
+}
+
+// stageOffer decodes r's offer and hands it to ss's WebRTC session as
+// connection cid's (legacy: the 2.9.0 single-connection path).
+func (s *Server) stageOffer(ss *session, r *http.Request, cid int, legacy bool) *apiError {
+	body, e := decodeOffer(r)
+	if e != nil {
+		return e
+	}
+	sp, e := s.rtc.sessionFor(ss)
+	if e != nil {
+		return e
+	}
+	return sp.offer(offerRequest{cid: cid, body: body, legacy: legacy, mapping: body.TrackMapping})
+}
+
+// serveAnswer writes 202 with an empty body while connection cid's answer
+// is not staged, else 200 {sdp_answer, connection_id: echoCID} (0 leaves
+// connection_id out) and consumes the answer.
+func (s *Server) serveAnswer(w http.ResponseWriter, ss *session, cid, echoCID int) *apiError {
 	answer, e := s.takeAnswer(ss, cid)
 	if e != nil {
 		return e
@@ -190,7 +203,7 @@ func (s *Server) handleConnectionAnswer(w http.ResponseWriter, r *http.Request, 
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, wire.SDPAnswerResponse{SDPAnswer: answer, ConnectionID: cid})
+	writeJSON(w, http.StatusOK, wire.SDPAnswerResponse{SDPAnswer: answer, ConnectionID: echoCID})
 	return nil
 }
 
@@ -255,16 +268,7 @@ func (s *Server) handleSingleOffer(w http.ResponseWriter, r *http.Request, rc *r
 	if e != nil {
 		return e
 	}
-	body, e := decodeOffer(r)
-	if e != nil {
-		return e
-	}
-	sp, e := s.rtc.sessionFor(ss)
-	if e != nil {
-		return e
-	}
-	req := offerRequest{cid: wire.LegacyConnectionID, body: body, legacy: true, mapping: body.TrackMapping}
-	if e := sp.offer(req); e != nil {
+	if e := s.stageOffer(ss, r, wire.LegacyConnectionID, true); e != nil {
 		return e
 	}
 	writeJSON(w, http.StatusAccepted, struct{}{})
@@ -278,14 +282,5 @@ func (s *Server) handleSingleAnswer(w http.ResponseWriter, r *http.Request, rc *
 	if e != nil {
 		return e
 	}
-	answer, e := s.takeAnswer(ss, wire.LegacyConnectionID)
-	if e != nil {
-		return e
-	}
-	if answer == "" {
-		w.WriteHeader(http.StatusAccepted)
-		return nil
-	}
-	writeJSON(w, http.StatusOK, wire.SDPAnswerResponse{SDPAnswer: answer})
-	return nil
+	return s.serveAnswer(w, ss, wire.LegacyConnectionID, 0)
 }

@@ -68,6 +68,15 @@ func wantStatus(resp *Resp, codes ...int) error {
 	return fail(resp, "expected %s, received %s", statusList(codes), statusName(resp.Status))
 }
 
+// wantObject requires resp.Status to be one of codes and the body to be a
+// JSON object, which it returns.
+func wantObject(resp *Resp, codes ...int) (map[string]any, error) {
+	if err := wantStatus(resp, codes...); err != nil {
+		return nil, err
+	}
+	return resp.Object()
+}
+
 // want2xx requires any 2xx (what the SDKs accept) and names the documented
 // status in the message.
 func want2xx(resp *Resp, documented int) error {

@@ -174,10 +174,7 @@ func legacyIceServers(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	if err := wantStatus(resp, http.StatusOK); err != nil {
-		return err
-	}
-	m, err := resp.Object()
+	m, err := wantObject(resp, http.StatusOK)
 	if err != nil {
 		return err
 	}
@@ -199,19 +196,41 @@ func legacyIceServers(ctx context.Context, r *Run) error {
 	return p.err(resp, "the ICE server list does not have the 2.2.1 shape")
 }
 
-func legacySDPPoll(ctx context.Context, r *Run) error {
+// legacyAuthedSession is the setup of the 2.2.1 SDP cases: the 2.2.1
+// profile, a session created the 2.2.1 way, and headers bearing a 2.2.1 JWT.
+func (r *Run) legacyAuthedSession(ctx context.Context) (string, http.Header, error) {
 	if err := r.legacyProfile(ctx); err != nil {
-		return err
+		return "", nil, err
 	}
 	id, _, err := r.legacySession(ctx)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	jwt, _, err := r.legacyJWT(ctx)
 	if err != nil {
+		return "", nil, err
+	}
+	return id, withBearer(http.Header{}, jwt), nil
+}
+
+// wantLegacyAnswer checks a 200 of GET /sessions/{id}/sdp_params: a body
+// whose sdp_answer is an SDP answer.
+func wantLegacyAnswer(resp *Resp) error {
+	var body wire.LegacySDPParams
+	if err := resp.JSON(&body); err != nil {
 		return err
 	}
-	h := withBearer(http.Header{}, jwt)
+	if !strings.HasPrefix(body.SDPAnswer, "v=0") {
+		return fail(resp, "sdp_answer must be an SDP answer (starting \"v=0\"), got %q", firstLine(body.SDPAnswer))
+	}
+	return nil
+}
+
+func legacySDPPoll(ctx context.Context, r *Run) error {
+	id, h, err := r.legacyAuthedSession(ctx)
+	if err != nil {
+		return err
+	}
 	// A bounded poll: the mock answers 202 until its WebRTC plane can answer.
 	for i := 0; i < 8; i++ {
 		resp, err := r.send(ctx, http.MethodGet, wire.SessionPath(id)+"/sdp_params", h, nil)
@@ -219,12 +238,8 @@ func legacySDPPoll(ctx context.Context, r *Run) error {
 			return err
 		}
 		if resp.Status == http.StatusOK {
-			var body wire.LegacySDPParams
-			if err := resp.JSON(&body); err != nil {
+			if err := wantLegacyAnswer(resp); err != nil {
 				return err
-			}
-			if !strings.HasPrefix(body.SDPAnswer, "v=0") {
-				return fail(resp, "sdp_answer must be an SDP answer (starting \"v=0\"), got %q", firstLine(body.SDPAnswer))
 			}
 			break
 		}
@@ -281,18 +296,10 @@ func makeOffer(ctx context.Context) (string, error) {
 }
 
 func legacySDPAnswered(ctx context.Context, r *Run) error {
-	if err := r.legacyProfile(ctx); err != nil {
-		return err
-	}
-	id, _, err := r.legacySession(ctx)
+	id, h, err := r.legacyAuthedSession(ctx)
 	if err != nil {
 		return err
 	}
-	jwt, _, err := r.legacyJWT(ctx)
-	if err != nil {
-		return err
-	}
-	h := withBearer(http.Header{}, jwt)
 	deadline := time.Now().Add(15 * time.Second)
 	for delay := 100 * time.Millisecond; ; delay = min(delay*2, time.Second) {
 		resp, err := r.send(ctx, http.MethodGet, wire.SessionPath(id)+"/sdp_params", h, nil)
@@ -300,14 +307,7 @@ func legacySDPAnswered(ctx context.Context, r *Run) error {
 			return err
 		}
 		if resp.Status == http.StatusOK {
-			var body wire.LegacySDPParams
-			if err := resp.JSON(&body); err != nil {
-				return err
-			}
-			if !strings.HasPrefix(body.SDPAnswer, "v=0") {
-				return fail(resp, "sdp_answer must be an SDP answer (starting \"v=0\"), got %q", firstLine(body.SDPAnswer))
-			}
-			return nil
+			return wantLegacyAnswer(resp)
 		}
 		if err := wantStatus(resp, http.StatusAccepted); err != nil {
 			return err

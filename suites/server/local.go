@@ -103,6 +103,18 @@ func (r *Run) localIdle(ctx context.Context) error {
 	}
 }
 
+// localStarted is the setup of the cases that need a running session: the
+// runtime idle, then a session started.
+func (r *Run) localStarted(ctx context.Context) error {
+	if err := r.localIdle(ctx); err != nil {
+		return err
+	}
+	if _, err := r.localStartSession(ctx); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	return nil
+}
+
 // localStartSession starts a session (waiting out 503 + Retry-After while
 // the model loads, bounded) and returns the 200 answer.
 func (r *Run) localStartSession(ctx context.Context) (*Resp, error) {
@@ -171,11 +183,8 @@ func localStart(ctx context.Context, r *Run) error {
 }
 
 func localStartTwice(ctx context.Context, r *Run) error {
-	if err := r.localIdle(ctx); err != nil {
+	if err := r.localStarted(ctx); err != nil {
 		return err
-	}
-	if _, err := r.localStartSession(ctx); err != nil {
-		return fmt.Errorf("setup: %w", err)
 	}
 	again, err := r.local(ctx, http.MethodPost, "/start_session", rawJSON("{}"))
 	if err != nil {
@@ -185,11 +194,8 @@ func localStartTwice(ctx context.Context, r *Run) error {
 }
 
 func localGetSession(ctx context.Context, r *Run) error {
-	if err := r.localIdle(ctx); err != nil {
+	if err := r.localStarted(ctx); err != nil {
 		return err
-	}
-	if _, err := r.localStartSession(ctx); err != nil {
-		return fmt.Errorf("setup: %w", err)
 	}
 	_, resp, err := r.localDescriptor(ctx)
 	if err != nil {
@@ -236,11 +242,8 @@ func localNoAuth(ctx context.Context, r *Run) error {
 }
 
 func localStop(ctx context.Context, r *Run) error {
-	if err := r.localIdle(ctx); err != nil {
+	if err := r.localStarted(ctx); err != nil {
 		return err
-	}
-	if _, err := r.localStartSession(ctx); err != nil {
-		return fmt.Errorf("setup: %w", err)
 	}
 	stop, err := r.local(ctx, http.MethodPost, "/stop_session", nil)
 	if err != nil {
@@ -288,11 +291,8 @@ func (r *Run) health(ctx context.Context) (*wire.HealthResponse, *Resp, error) {
 }
 
 func localHealth(ctx context.Context, r *Run) error {
-	if err := r.localIdle(ctx); err != nil {
+	if err := r.localStarted(ctx); err != nil {
 		return err
-	}
-	if _, err := r.localStartSession(ctx); err != nil {
-		return fmt.Errorf("setup: %w", err)
 	}
 	h, resp, err := r.health(ctx)
 	if err != nil {
@@ -339,10 +339,7 @@ func localSchema(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	if err := wantStatus(resp, http.StatusOK); err != nil {
-		return err
-	}
-	m, err := resp.Object()
+	m, err := wantObject(resp, http.StatusOK)
 	if err != nil {
 		return err
 	}
@@ -357,11 +354,8 @@ func localSchema(ctx context.Context, r *Run) error {
 }
 
 func localUpload(ctx context.Context, r *Run) error {
-	if err := r.localIdle(ctx); err != nil {
+	if err := r.localStarted(ctx); err != nil {
 		return err
-	}
-	if _, err := r.localStartSession(ctx); err != nil {
-		return fmt.Errorf("setup: %w", err)
 	}
 	resp, err := r.local(ctx, http.MethodPost, wire.SessionPath(wire.LocalSessionID)+"/uploads",
 		wire.UploadRequest{Name: "local.png", Size: 32, MimeType: "image/png"})
@@ -386,11 +380,8 @@ func localUpload(ctx context.Context, r *Run) error {
 }
 
 func localStopReasonTooLong(ctx context.Context, r *Run) error {
-	if err := r.localIdle(ctx); err != nil {
+	if err := r.localStarted(ctx); err != nil {
 		return err
-	}
-	if _, err := r.localStartSession(ctx); err != nil {
-		return fmt.Errorf("setup: %w", err)
 	}
 	resp, err := r.local(ctx, http.MethodPost, "/stop_session",
 		wire.StopSessionRequest{Reason: strings.Repeat("r", wire.MaxStopReasonLength+1)})

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
@@ -34,13 +33,23 @@ var (
 	auxCodecs = []string{"RTX", "RED", "ULPFEC", "FLEXFEC-03"}
 )
 
-func mediaFramesAfterResume(ctx context.Context, r *Run) error {
+// connectVideo connects a CodecV0 client that logs its frames and names
+// the video track the model sends; autoResume as in connect.
+func (r *Run) connectVideo(ctx context.Context, autoResume bool) (*client.Client, *frameLog, string, error) {
 	log := &frameLog{}
-	c, err := r.connect(ctx, client.CodecV0, true, log)
+	c, err := r.connect(ctx, client.CodecV0, autoResume, log)
 	if err != nil {
-		return err
+		return nil, nil, "", err
 	}
 	track, err := recvTrack(c)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return c, log, track, nil
+}
+
+func mediaFramesAfterResume(ctx context.Context, r *Run) error {
+	c, log, track, err := r.connectVideo(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -56,14 +65,7 @@ func mediaFramesAfterResume(ctx context.Context, r *Run) error {
 }
 
 func mediaCodecs(ctx context.Context, r *Run) error {
-	f, err := r.signalFixture(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := r.offer(ctx, f, http.MethodPost); err != nil {
-		return err
-	}
-	ans, resp, err := r.awaitAnswer(ctx, f.sdpPath(), false)
+	_, ans, resp, err := r.negotiate(ctx)
 	if err != nil {
 		return err
 	}
@@ -96,12 +98,7 @@ func mediaCodecs(ctx context.Context, r *Run) error {
 }
 
 func mediaPausedUntilResume(ctx context.Context, r *Run) error {
-	log := &frameLog{}
-	c, err := r.connect(ctx, client.CodecV0, false, log)
-	if err != nil {
-		return err
-	}
-	track, err := recvTrack(c)
+	c, log, track, err := r.connectVideo(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -126,12 +123,7 @@ func mediaPausedUntilResume(ctx context.Context, r *Run) error {
 }
 
 func mediaKeyframeFirst(ctx context.Context, r *Run) error {
-	log := &frameLog{}
-	c, err := r.connect(ctx, client.CodecV0, true, log)
-	if err != nil {
-		return err
-	}
-	track, err := recvTrack(c)
+	c, log, track, err := r.connectVideo(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -71,10 +71,7 @@ func sessionCreateShape(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	if err := wantStatus(resp, http.StatusCreated); err != nil {
-		return err
-	}
-	m, err := resp.Object()
+	m, err := wantObject(resp, http.StatusCreated)
 	if err != nil {
 		return err
 	}
@@ -270,10 +267,7 @@ func sessionInfo(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	if err := wantStatus(resp, http.StatusOK); err != nil {
-		return err
-	}
-	m, err := resp.Object()
+	m, err := wantObject(resp, http.StatusOK)
 	if err != nil {
 		return err
 	}

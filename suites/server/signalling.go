@@ -225,6 +225,23 @@ func (r *Run) offer(ctx context.Context, f *signalFixture, method string) (*Resp
 	return resp, wantStatus(resp, http.StatusAccepted)
 }
 
+// negotiate sets up a signalFixture, POSTs its offer and waits for the
+// answer, for the cases that check what follows a first negotiation.
+func (r *Run) negotiate(ctx context.Context) (*signalFixture, *wire.SDPAnswerResponse, *Resp, error) {
+	f, err := r.signalFixture(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := r.offer(ctx, f, http.MethodPost); err != nil {
+		return nil, nil, nil, err
+	}
+	ans, resp, err := r.awaitAnswer(ctx, f.sdpPath(), false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return f, ans, resp, nil
+}
+
 // awaitAnswer polls path until 200 with an SDP answer, bounded; any status
 // but 200/202 fails at once.
 func (r *Run) awaitAnswer(ctx context.Context, path string, js bool) (*wire.SDPAnswerResponse, *Resp, error) {
@@ -280,10 +297,7 @@ func signalIceServers(ctx context.Context, r *Run) error {
 		if err != nil {
 			return err
 		}
-		if err := wantStatus(resp, http.StatusOK); err != nil {
-			return err
-		}
-		m, err := resp.Object()
+		m, err := wantObject(resp, http.StatusOK)
 		if err != nil {
 			return err
 		}
@@ -306,10 +320,7 @@ func signalIceServers(ctx context.Context, r *Run) error {
 }
 
 func checkRegistration(resp *Resp) (int, error) {
-	if err := wantStatus(resp, http.StatusCreated); err != nil {
-		return 0, err
-	}
-	m, err := resp.Object()
+	m, err := wantObject(resp, http.StatusCreated)
 	if err != nil {
 		return 0, err
 	}
@@ -395,14 +406,7 @@ func signalOfferAccepted(ctx context.Context, r *Run) error {
 }
 
 func signalAnswer(ctx context.Context, r *Run) error {
-	f, err := r.signalFixture(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := r.offer(ctx, f, http.MethodPost); err != nil {
-		return err
-	}
-	ans, resp, err := r.awaitAnswer(ctx, f.sdpPath(), false)
+	_, ans, resp, err := r.negotiate(ctx)
 	if err != nil {
 		return err
 	}
@@ -413,14 +417,8 @@ func signalAnswer(ctx context.Context, r *Run) error {
 }
 
 func signalAnswerConsumed(ctx context.Context, r *Run) error {
-	f, err := r.signalFixture(ctx)
+	f, _, _, err := r.negotiate(ctx)
 	if err != nil {
-		return err
-	}
-	if _, err := r.offer(ctx, f, http.MethodPost); err != nil {
-		return err
-	}
-	if _, _, err := r.awaitAnswer(ctx, f.sdpPath(), false); err != nil {
 		return err
 	}
 	again, err := r.transport(ctx, http.MethodGet, f.sdpPath(), nil)
@@ -485,14 +483,8 @@ func signalTrickle(ctx context.Context, r *Run) error {
 }
 
 func signalReoffer(ctx context.Context, r *Run) error {
-	f, err := r.signalFixture(ctx)
+	f, _, _, err := r.negotiate(ctx)
 	if err != nil {
-		return err
-	}
-	if _, err := r.offer(ctx, f, http.MethodPost); err != nil {
-		return err
-	}
-	if _, _, err := r.awaitAnswer(ctx, f.sdpPath(), false); err != nil {
 		return err
 	}
 	if _, err := r.offer(ctx, f, http.MethodPut); err != nil {
@@ -538,14 +530,7 @@ func parseSections(sdp string) []sdpSection {
 }
 
 func signalAnswerSections(ctx context.Context, r *Run) error {
-	f, err := r.signalFixture(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := r.offer(ctx, f, http.MethodPost); err != nil {
-		return err
-	}
-	ans, resp, err := r.awaitAnswer(ctx, f.sdpPath(), false)
+	f, ans, resp, err := r.negotiate(ctx)
 	if err != nil {
 		return err
 	}

@@ -84,10 +84,7 @@ func tokenIssue(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	if err := wantStatus(resp, http.StatusOK); err != nil {
-		return err
-	}
-	m, err := resp.Object()
+	m, err := wantObject(resp, http.StatusOK)
 	if err != nil {
 		return err
 	}

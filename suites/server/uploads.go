@@ -51,10 +51,7 @@ func (r *Run) reserve(ctx context.Context, id string, req wire.UploadRequest) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := wantStatus(resp, http.StatusCreated); err != nil {
-		return nil, resp, err
-	}
-	m, err := resp.Object()
+	m, err := wantObject(resp, http.StatusCreated)
 	if err != nil {
 		return nil, resp, err
 	}

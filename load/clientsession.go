@@ -3,9 +3,11 @@ package load
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reactor-harness/reactor-harness/client"
@@ -79,6 +81,26 @@ func runClientSession(ctx context.Context, cfg SessionConfig, id int, rec *Recor
 	ccfg := cfg.Client
 	ccfg.WaitFirstFrame = true
 	ccfg.OnFrame = fr.onFrame
+	// live ends when the ready transport is lost (the client then goes
+	// disconnected), so a target that dies mid-run is an error of the
+	// session rather than frames that silently stop.
+	live, lost := context.WithCancel(ctx)
+	defer lost()
+	var wasReady atomic.Bool
+	onStatus := ccfg.OnStatus
+	ccfg.OnStatus = func(s client.Status) {
+		switch s {
+		case client.StatusReady:
+			wasReady.Store(true)
+		case client.StatusDisconnected:
+			if wasReady.Load() {
+				lost()
+			}
+		}
+		if onStatus != nil {
+			onStatus(s)
+		}
+	}
 	c, err := client.New(ccfg)
 	if err != nil {
 		rec.Error("config")
@@ -97,17 +119,31 @@ func runClientSession(ctx context.Context, cfg SessionConfig, id int, rec *Recor
 	recordTimings(rec, c.Timings())
 	rec.Ready()
 	fr.setInterval(frameInterval(cfg, c))
-	err = drive(ctx, c, cfg, rec, fr, id)
+	err = drive(live, c, cfg, rec, fr, id)
+	if err == nil && live.Err() != nil && ctx.Err() == nil {
+		rec.Error(ClassTransportLost)
+		err = errTransportLost
+	}
 	disconnect(c, cfg.DisconnectTimeout)
 	return err
 }
 
+// ClassTransportLost is the error class of a session whose peer connection
+// was lost (ICE disconnected or failed, or closed by the target) before
+// the end of the run.
+const ClassTransportLost = "transport_lost"
+
+var errTransportLost = errors.New("load: the session's transport was lost before the end of the run")
+
 func recordTimings(rec *Recorder, t client.Timings) {
 	for m, d := range map[Metric]time.Duration{Token: t.Token, SessionCreate: t.Create, TimeToReady: t.Ready,
-		Signalling: t.Signalling, ICEConnect: t.ICEConnect, FirstFrame: t.FirstFrame} {
+		Signalling: t.Signalling, ICEConnect: t.ICEConnect} {
 		if d > 0 {
 			rec.Record(m, d)
 		}
+	}
+	if !t.FirstFrameAt.IsZero() { // 0 is a real value: the frame beat the ready event
+		rec.Record(FirstFrame, t.FirstFrame)
 	}
 }
 

@@ -97,7 +97,7 @@ func (p *rtcPlane) startLocked() error {
 		if err != nil {
 			return err
 		}
-		bc, err := media.NewBroadcaster(clip, media.Options{FPS: pol.FPS})
+		bc, err := media.NewBroadcaster(clip, media.Options{FPS: pol.FPS, Phases: pol.Phases})
 		if err != nil {
 			return err
 		}

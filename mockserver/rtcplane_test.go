@@ -270,6 +270,9 @@ func TestRTCAutoStreamPolicy(t *testing.T) {
 	if err := ts.SetMediaPolicy(MediaPolicy{FrameDelay: Duration(time.Hour)}); err == nil {
 		t.Fatal("a frame delay above media.MaxDelay was accepted")
 	}
+	if err := ts.SetMediaPolicy(MediaPolicy{Phases: 257}); err == nil {
+		t.Fatal("257 phases accepted")
+	}
 }
 
 // TestRTCReconnectSameConnection re-offers with PUT on the same id.

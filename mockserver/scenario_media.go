@@ -49,6 +49,13 @@ type MediaPolicy struct {
 	NegotiationTimeout Duration `json:"negotiation_timeout,omitempty"`
 	// FPS overrides the clip's frame rate (0 keeps the clip's 30).
 	FPS int `json:"fps,omitempty"`
+	// Phases is how many evenly spaced capture instants each frame interval
+	// has; sessions' streams are spread over them in turn, as independent
+	// sessions of a real deployment would be (0 = media.DefaultPhases, 32).
+	// 1 makes every stream capture and send on the same instant: the
+	// mock's worst-case burst, all sessions at once. Applies at the next
+	// plane start, like FPS.
+	Phases int `json:"phases,omitempty"`
 }
 
 // Validate checks the policy; errors name the field.
@@ -73,6 +80,9 @@ func (p MediaPolicy) Validate() error {
 	}
 	if p.FPS < 0 || p.FPS > 240 {
 		errs = append(errs, "media.fps must be within [0, 240]")
+	}
+	if p.Phases < 0 || p.Phases > 256 {
+		errs = append(errs, "media.phases must be within [0, 256]")
 	}
 	if len(errs) > 0 {
 		return errors.New("invalid media policy: " + strings.Join(errs, "; "))

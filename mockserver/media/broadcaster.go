@@ -27,7 +27,22 @@ type Options struct {
 	// Workers is the number of sender goroutines; 0 means GOMAXPROCS
 	// (capped at 16).
 	Workers int
+	// Phases is how many evenly spaced capture instants each frame interval
+	// has. Streams are spread over them in turn, so a few streams capture
+	// and send at each instant, like the independent sessions of a real
+	// deployment, instead of all at once. 0 means DefaultPhases; 1 makes
+	// every stream capture on the tick itself (one synchronised burst).
+	Phases int
 }
+
+// DefaultPhases spreads streams over 32 instants of the frame interval
+// (about 1 ms apart at 30 fps): with a few hundred sessions each instant
+// has a handful of frames to write, so the last one is not held back
+// behind hundreds of others.
+const DefaultPhases = 32
+
+// maxPhases bounds the spread; finer than this only adds wake-ups.
+const maxPhases = 256
 
 // Broadcaster plays one clip at one frame rate to any number of Streams
 // with a fixed number of goroutines: one clock and Workers senders.
@@ -35,6 +50,7 @@ type Broadcaster struct {
 	clip     *Clip
 	fps      int
 	interval time.Duration
+	phases   uint64
 	start    time.Time
 	workers  []*worker
 
@@ -42,6 +58,7 @@ type Broadcaster struct {
 	lastTick  atomic.Uint64 // number of the latest tick handed to workers
 	ticks     atomic.Uint64
 	lateTicks atomic.Uint64
+	streams   atomic.Uint64 // streams created, for nextPhase
 	closed    atomic.Bool
 
 	done      chan struct{}
@@ -53,13 +70,15 @@ type Broadcaster struct {
 type BroadcasterStats struct {
 	Streams int
 	// Ticks counts clock ticks; LateTicks counts ticks a sender goroutine
-	// missed because it was still busy with an earlier one (overload: the
-	// streams it owns skipped a frame).
+	// missed because it was still busy with an earlier one, and ticks the
+	// clock skipped because the process stalled for longer than a frame
+	// interval (overload: streams skipped a frame).
 	Ticks, LateTicks uint64
 }
 
 // tick is one frame interval: its number since the broadcaster started and
-// the time it fired, which becomes the capture time of every frame in it.
+// its scheduled time; a stream captures its frame of the tick at that time
+// plus its phase.
 type tick struct {
 	n  uint64
 	at time.Time
@@ -89,10 +108,18 @@ func newBroadcaster(clip *Clip, opts Options) (*Broadcaster, error) {
 	if fps < 1 || fps > 240 {
 		return nil, errors.New("media: FPS out of range 1-240")
 	}
+	phases := opts.Phases
+	if phases == 0 {
+		phases = DefaultPhases
+	}
+	if phases < 1 || phases > maxPhases {
+		return nil, errors.New("media: Phases out of range 1-256")
+	}
 	b := &Broadcaster{
 		clip:     clip,
 		fps:      fps,
 		interval: time.Second / time.Duration(fps),
+		phases:   uint64(phases),
 		start:    time.Now(),
 		done:     make(chan struct{}),
 	}
@@ -109,35 +136,57 @@ func workerCount(n int) int {
 	return max(1, min(n, maxWorkers))
 }
 
+// run starts the clock and the senders. Their wakers (and the alarms'
+// reader goroutines) are made here, before run returns, so a caller that
+// snapshots goroutines after NewBroadcaster sees all of them.
 func (b *Broadcaster) run() {
 	for _, w := range b.workers {
-		b.wg.Go(func() { w.run(b.done) })
+		wk := newWaker(true)
+		b.wg.Go(func() { w.run(b.done, wk) })
 	}
-	b.wg.Go(b.clock)
+	wk := newWaker(false)
+	b.wg.Go(func() { b.clock(wk) })
 }
 
-// clock is the only timer of the broadcaster. It numbers ticks from the
-// elapsed time rather than by counting, so RTP timestamps follow the wall
-// clock even when the runtime delays or drops a tick.
-func (b *Broadcaster) clock() {
-	t := time.NewTicker(b.interval)
-	defer t.Stop()
-	for {
+// clock hands one tick per frame interval to the senders at its scheduled
+// time (see waker for how precisely). Ticks are numbered from the elapsed
+// time, so RTP timestamps follow the wall clock; when the process stalled
+// for longer than an interval the missed ticks are skipped and counted as
+// late, never sent in a burst.
+func (b *Broadcaster) clock(wk *waker) {
+	defer wk.stop()
+	for n := uint64(1); ; {
+		at := b.start.Add(time.Duration(n) * b.interval)
+		if !b.sleepUntil(wk, at) {
+			return
+		}
+		b.fanOut(tick{n: n, at: at})
+		next := uint64(time.Since(b.start)/b.interval) + 1
+		if next > n+1 {
+			b.lateTicks.Add(next - n - 1)
+		}
+		n = max(n+1, next)
+	}
+}
+
+// sleepUntil waits for at and reports false when the broadcaster closed
+// meanwhile. It loops because a stale alarm may wake it early; the bound
+// covers a wait of one interval woken at every 10 µs.
+func (b *Broadcaster) sleepUntil(wk *waker, at time.Time) bool {
+	for range 10_000 {
+		d := time.Until(at)
+		if d <= 0 {
+			break
+		}
+		wk.arm(d, false) // a late tick delays captures, not latencies
 		select {
 		case <-b.done:
-			return
-		case now := <-t.C:
-			b.fanOut(b.tickAt(now))
+			return false
+		case <-wk.timerC():
+		case <-wk.alarmC():
 		}
 	}
-}
-
-func (b *Broadcaster) tickAt(now time.Time) tick {
-	n := uint64((now.Sub(b.start) + b.interval/2) / b.interval)
-	if last := b.lastTick.Load(); n <= last {
-		n = last + 1
-	}
-	return tick{n: n, at: now}
+	return !b.closed.Load()
 }
 
 // fanOut hands the tick to every sender without waiting: a sender still
@@ -152,6 +201,13 @@ func (b *Broadcaster) fanOut(tk tick) {
 			b.lateTicks.Add(1)
 		}
 	}
+}
+
+// nextPhase gives each new stream the next of the broadcaster's capture
+// instants, in turn, as an offset into the frame interval.
+func (b *Broadcaster) nextPhase() time.Duration {
+	k := (b.streams.Add(1) - 1) % b.phases
+	return time.Duration(k) * b.interval / time.Duration(b.phases)
 }
 
 // Close stops the clock and the senders and waits for them. Frames still

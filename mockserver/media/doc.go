@@ -4,7 +4,12 @@
 //
 // One Broadcaster owns the clock for a frame rate: a single goroutine ticks
 // once per frame interval and a few sender goroutines (one per CPU, not one
-// per session) fan each tick out to the attached Streams. A Stream is one
+// per session) fan each tick out to the attached Streams. Streams are
+// spread over phases of the interval (Options.Phases), so a few capture
+// and send at each instant rather than all at once, and a frame is stamped
+// when it is actually captured: the sender's own lateness moves frames,
+// it is not counted as their latency. A delayed frame is sent on a
+// precise alarm (see waker), so a scenario's delay D reads as D. A Stream is one
 // session's outbound video track; it implements webrtc.TrackLocal, so the
 // answerer hands it to pion like any track and pion tells it, per binding,
 // the negotiated SSRC, payload type and header extension ids. The clip is

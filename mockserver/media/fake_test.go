@@ -90,16 +90,26 @@ func (w *discardWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 
-// manualBroadcaster is a broadcaster whose clock the test drives.
+// manualBroadcaster is a broadcaster whose clock the test drives. Its
+// streams all capture on the tick (one phase), so step delivers whole
+// ticks; phasedBroadcaster is the one with phases.
 func manualBroadcaster(tb testing.TB, workers int) *Broadcaster {
+	tb.Helper()
+	return phasedBroadcaster(tb, workers, 1)
+}
+
+func phasedBroadcaster(tb testing.TB, workers, phases int) *Broadcaster {
 	tb.Helper()
 	clip, err := DefaultClip()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, err := newBroadcaster(clip, Options{Workers: workers})
+	b, err := newBroadcaster(clip, Options{Workers: workers, Phases: phases})
 	if err != nil {
 		tb.Fatal(err)
+	}
+	for _, w := range b.workers {
+		w.now = func() time.Time { return time.Time{} } // stamp on schedule
 	}
 	return b
 }

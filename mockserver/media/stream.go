@@ -45,7 +45,8 @@ type FrameInfo struct {
 	ChunkBoundary bool
 	// ClipFrame is the index of the frame in the clip.
 	ClipFrame int
-	// Capture is the tick time stamped as the frame's capture time.
+	// Capture is the frame's capture time as stamped: its tick's scheduled
+	// time plus the stream's phase, or later if the sender got to it late.
 	Capture time.Time
 }
 
@@ -71,6 +72,10 @@ type Stream struct {
 	bound       atomic.Int32 // number of bindings, read without mu per tick
 
 	frames, packets, bytes, writeErrors atomic.Uint64
+
+	// phase offsets this stream's captures into the frame interval (see
+	// Options.Phases); fixed at creation.
+	phase time.Duration
 
 	// Frame state, touched only by the owning worker goroutine.
 	tick0   uint64    // broadcaster tick when created: RTP time origin
@@ -104,9 +109,13 @@ type binding struct {
 	abs   [rtpext.AbsCaptureTimeSize]byte
 }
 
-// frameJob is one stamped frame of one stream, waiting to be written.
+// frameJob is one stream's frame waiting for its time: to be captured
+// (captured false: only s, tickN and due are set) or, once stamped, to be
+// written.
 type frameJob struct {
 	s         *Stream
+	captured  bool
+	tickN     uint64
 	clipFrame int
 	rtpTime   uint32 // 90 kHz ticks since the stream's time origin
 	stamp     [rtpext.FrameStampSize]byte
@@ -126,6 +135,7 @@ func newStream(b *Broadcaster, w *worker, cfg StreamConfig) *Stream {
 		streamID: cmpOr(cfg.StreamID, "reactor"),
 		onFrame:  cfg.OnFrame,
 		tick0:    b.lastTick.Load(),
+		phase:    b.nextPhase(),
 	}
 	s.paused.Store(true)
 	s.SetDelay(cfg.Delay)
@@ -213,26 +223,46 @@ func (s *Stream) Close() error {
 	return nil
 }
 
-// prepare stamps the stream's frame for tick tk, or reports false when the
-// stream should not send (paused, closed, or not negotiated yet: frames
-// before negotiation would be lost and look like gaps in Seq).
-func (s *Stream) prepare(tk tick) (frameJob, bool) {
-	if s.paused.Load() || s.closed.Load() || s.bound.Load() == 0 || tk.n < s.tick0 {
+// Phase returns the stream's offset into the frame interval: it captures
+// its frame of every tick that long after the tick.
+func (s *Stream) Phase() time.Duration { return s.phase }
+
+// captureJob is the stream's capture due for tick tk, at the tick's time
+// plus the stream's phase; the worker prepares it when that time comes.
+func (s *Stream) captureJob(tk tick) frameJob {
+	return frameJob{s: s, tickN: tk.n, due: tk.at.Add(s.phase)}
+}
+
+// prepare captures and stamps the stream's frame for a capture job, or
+// reports false when the stream should not send (paused, closed, or not
+// negotiated yet: frames before negotiation would be lost and look like
+// gaps in Seq). The capture time is now, or the job's scheduled time if
+// now is earlier: a sender that reaches the stream late, behind a timer
+// or other streams' writes, captures late. That lateness shows in the
+// inter-frame gaps, while a frame's latency counts only what happens
+// after its capture (the delay, the write and the network).
+func (s *Stream) prepare(c *frameJob, now time.Time) (frameJob, bool) {
+	if s.paused.Load() || s.closed.Load() || s.bound.Load() == 0 || c.tickN < s.tick0 {
 		return frameJob{}, false
 	}
-	info := s.advance(tk.at)
+	at := c.due
+	if now.After(at) {
+		at = now
+	}
+	info := s.advance(at)
 	if s.onFrame != nil {
 		s.onFrame(info)
 	}
 	j := frameJob{
 		s:         s,
+		captured:  true,
 		clipFrame: info.ClipFrame,
-		rtpTime:   uint32((tk.n - s.tick0) * ClockRate / uint64(s.b.fps)),
-		due:       s.dueTime(tk.at),
+		rtpTime:   uint32((c.tickN - s.tick0) * ClockRate / uint64(s.b.fps)),
+		due:       s.dueTime(at),
 	}
-	stamp := rtpext.NewFrameStamp(tk.at, info.Seq, s.commandID.Load())
+	stamp := rtpext.NewFrameStamp(at, info.Seq, s.commandID.Load())
 	stamp.AppendTo(j.stamp[:0])
-	_, err := rtpext.NewAbsCaptureTime(tk.at).AppendTo(j.abs[:0])
+	_, err := rtpext.NewAbsCaptureTime(at).AppendTo(j.abs[:0])
 	j.absOK = err == nil
 	return j, true
 }

@@ -17,12 +17,16 @@ type worker struct {
 	streams []*Stream
 
 	scratch []*Stream // copy of streams for one tick, reused
-	delayed jobHeap   // frames waiting out their delay, earliest first
+	jobs    jobHeap   // captures and delayed frames, earliest first
 	order   uint64    // tie-break so equal due times keep send order
+
+	// now is the capture clock: time.Now, or a stopped clock in tests that
+	// drive ticks by hand (their captures are then stamped on schedule).
+	now func() time.Time
 }
 
 func newWorker(b *Broadcaster) *worker {
-	return &worker{b: b, ticks: make(chan tick, 1)}
+	return &worker{b: b, ticks: make(chan tick, 1), now: time.Now}
 }
 
 func (w *worker) attach(s *Stream) {
@@ -45,60 +49,80 @@ func (w *worker) size() int {
 	return len(w.streams)
 }
 
-// run serves ticks and releases delayed frames until done is closed. One
-// timer per worker, re-armed for the earliest delayed frame, replaces a
-// timer per frame or per stream.
-func (w *worker) run(done <-chan struct{}) {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	for {
+// run serves ticks, captures and delayed frames until done is closed. One
+// waker per worker, re-armed for the earliest job, replaces a timer per
+// frame or per stream.
+func (w *worker) run(done <-chan struct{}, wk *waker) {
+	defer wk.stop()
+	for range maxWorkerSteps {
+		var timerC <-chan time.Time
+		var alarmC <-chan struct{}
+		if len(w.jobs) > 0 {
+			// Only a delayed send needs the precise alarm: a capture is
+			// stamped when it actually happens, so waking late for it
+			// shifts the frame, not its measured latency.
+			wk.arm(time.Until(w.jobs[0].due), w.jobs[0].captured)
+			timerC, alarmC = wk.timerC(), wk.alarmC()
+		}
 		select {
 		case <-done:
 			return
 		case tk := <-w.ticks:
 			w.onTick(tk)
-		case <-timer.C:
+		case <-timerC:
+		case <-alarmC:
 		}
 		w.releaseDue(time.Now())
-		if len(w.delayed) > 0 {
-			timer.Reset(time.Until(w.delayed[0].due))
-		}
 	}
 }
 
-// onTick prepares one frame for every active stream of the shard and writes
-// it now, or queues it when the stream is delayed. The stream list is
-// copied under the lock so Close and NewStream never wait for network
-// writes.
+// maxWorkerSteps bounds the worker loop: at 240 fps with 256 phases and a
+// delayed send for each, it lasts over 18 years.
+const maxWorkerSteps = 1 << 40
+
+// onTick schedules every stream of the shard to capture its frame of the
+// tick at the tick's time plus the stream's phase, and captures those due
+// already. The stream list is copied under the lock so Close and NewStream
+// never wait for network writes.
 func (w *worker) onTick(tk tick) {
-	// Frames due by this tick go first: a stream whose delay just shrank
-	// to zero must not have its new frame overtake its queued ones.
-	w.releaseDue(tk.at)
 	w.mu.Lock()
 	w.scratch = append(w.scratch[:0], w.streams...)
 	w.mu.Unlock()
 	for _, s := range w.scratch {
-		j, ok := s.prepare(tk)
-		if !ok {
-			continue
-		}
-		if j.due.After(tk.at) {
-			w.order++
-			j.order = w.order
-			w.delayed.push(j)
-			continue
-		}
-		s.send(&j)
+		w.push(s.captureJob(tk))
 	}
 	clear(w.scratch) // do not keep closed streams reachable
+	w.releaseDue(tk.at)
 }
 
+// releaseDue runs every job due by now, earliest first: a capture stamps
+// its frame, which is written at once or, when the stream is delayed,
+// queued again for its send time.
 func (w *worker) releaseDue(now time.Time) {
-	for len(w.delayed) > 0 && !w.delayed[0].due.After(now) {
-		j := w.delayed.pop()
-		j.s.send(&j)
+	for len(w.jobs) > 0 && !w.jobs[0].due.After(now) {
+		j := w.jobs.pop()
+		if j.captured {
+			j.s.send(&j)
+			continue
+		}
+		captured := w.now()
+		f, ok := j.s.prepare(&j, captured)
+		switch {
+		case !ok:
+		case f.due.After(now) && f.due.After(captured):
+			w.push(f)
+		default:
+			f.s.send(&f)
+		}
 	}
+}
+
+// push queues a job; order breaks ties between equal due times so frames
+// of one stream keep their order.
+func (w *worker) push(j frameJob) {
+	w.order++
+	j.order = w.order
+	w.jobs.push(j)
 }
 
 // jobHeap is a binary min-heap of frames by (due, order). It is typed

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/reactor-harness/reactor-harness/wire"
@@ -64,12 +66,16 @@ var v1ControlTypes = map[string]string{
 }
 
 func (c *Client) onChannelMessage(cn *conn, label string, m webrtc.DataChannelMessage) {
+	received := time.Now()
+	if c.deliverPingReply(label, m, received) {
+		return
+	}
 	msg, err := decodeMessage(label, m.Data, m.IsString)
 	if err != nil {
 		c.log.Warn("undecodable data-channel message", "channel", label, "err", err)
 		return
 	}
-	msg.Received = time.Now()
+	msg.Received = received
 	if c.deliver(msg) {
 		return
 	}
@@ -83,10 +89,7 @@ func (c *Client) deliver(msg *Message) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if msg.Codec == CodecV0 {
-		if msg.Type == wirev0.TypeModelSchema && msg.Scope == ScopeRuntime && len(c.schemaWaiters) > 0 {
-			ch := c.schemaWaiters[0]
-			c.schemaWaiters = c.schemaWaiters[1:]
-			ch <- msg
+		if msg.Type == wirev0.TypeModelSchema && msg.Scope == ScopeRuntime && c.popSchemaWaiterLocked(msg, false) {
 			return true
 		}
 		if msg.Kind != KindResponse {
@@ -96,24 +99,131 @@ func (c *Client) deliver(msg *Message) bool {
 	if msg.Kind != KindResponse || msg.RequestID == "" {
 		return false
 	}
-	ch, ok := c.waiters[msg.RequestID]
+	w, ok := c.waiters[msg.RequestID]
 	if ok {
 		delete(c.waiters, msg.RequestID)
-		ch <- msg
+		w.ch <- msg
 	}
 	return ok
+}
+
+// popSchemaWaiterLocked hands msg to the oldest v0 schema request, if any
+// (only if it is a Ping's when pingOnly is set).
+func (c *Client) popSchemaWaiterLocked(msg *Message, pingOnly bool) bool {
+	if len(c.schemaWaiters) == 0 || (pingOnly && !c.schemaWaiters[0].ping) {
+		return false
+	}
+	w := c.schemaWaiters[0]
+	c.schemaWaiters = c.schemaWaiters[1:]
+	w.ch <- msg
+	return true
+}
+
+// deliverPingReply hands a waiting Ping its reply without decoding the
+// schema in it: Ping only times the reply, and decoding the document (most
+// of the frame) for every probe of every session was a large share of a
+// load run's CPU. The reply is recognised from its envelope: a v1 RESPONSE
+// on "control" with a model_schema payload and a Ping's request_id, or a v0
+// runtime modelSchema on "data" while a Ping waits. Anything else, a
+// schema reply nobody waits for included, is decoded in full.
+func (c *Client) deliverPingReply(label string, m webrtc.DataChannelMessage, at time.Time) bool {
+	if wirev0.Sniff(m.Data, m.IsString) == wirev0.V0 {
+		return label == LabelData && isV0SchemaReply(m.Data) && c.deliverV0PingReply(at)
+	}
+	if label != LabelControl {
+		return false
+	}
+	id, ok := v1SchemaReplyID(m.Data)
+	return ok && c.deliverV1PingReply(id, at)
+}
+
+func (c *Client) deliverV0PingReply(at time.Time) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.popSchemaWaiterLocked(&Message{Channel: LabelData, Scope: ScopeRuntime,
+		Type: wirev0.TypeModelSchema, Codec: CodecV0, Received: at}, true)
+}
+
+func (c *Client) deliverV1PingReply(id []byte, at time.Time) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	w, ok := c.waiters[string(id)]
+	if !ok || !w.ping {
+		return false
+	}
+	delete(c.waiters, string(id))
+	w.ch <- &Message{Channel: LabelControl, Scope: ScopeRuntime, Type: wirev0.TypeModelSchema,
+		Kind: KindResponse, RequestID: string(id), Codec: CodecV1, Received: at}
+	return true
+}
+
+// Field numbers of the ControlServerMessage envelope, from its descriptor.
+var (
+	controlFields      = (&wirev1.ControlServerMessage{}).ProtoReflect().Descriptor().Fields()
+	controlRequestID   = controlFields.ByName("request_id").Number()
+	controlKind        = controlFields.ByName("kind").Number()
+	controlModelSchema = controlFields.ByName("model_schema").Number()
+)
+
+// v1SchemaReplyID reads the top-level fields of a control frame, skipping
+// their contents, and returns the request_id of a RESPONSE whose payload is
+// model_schema. As in a full decode, the last value of a field wins; a
+// frame with unknown fields after the schema is left to the full decoder.
+func v1SchemaReplyID(frame []byte) (id []byte, ok bool) {
+	var kind uint64
+	schema := false
+	for len(frame) > 0 {
+		num, typ, n := protowire.ConsumeTag(frame)
+		if n < 0 {
+			return nil, false
+		}
+		frame = frame[n:]
+		switch {
+		case num == controlRequestID && typ == protowire.BytesType:
+			id, n = protowire.ConsumeBytes(frame)
+		case num == controlKind && typ == protowire.VarintType:
+			kind, n = protowire.ConsumeVarint(frame)
+		default:
+			schema = num == controlModelSchema && typ == protowire.BytesType
+			n = protowire.ConsumeFieldValue(num, typ, frame)
+		}
+		if n < 0 {
+			return nil, false
+		}
+		frame = frame[n:]
+	}
+	return id, schema && kind == uint64(wirev1.KindResponse) && len(id) > 0
+}
+
+// v0SchemaHead is how a v0 modelSchema frame begins when its members come
+// in the order wirev0.Encode writes them: scope and type before the
+// payload.
+var v0SchemaHead = []json.Token{json.Delim('{'), "scope", string(wirev0.ScopeRuntime),
+	"data", json.Delim('{'), "type", wirev0.TypeModelSchema}
+
+// isV0SchemaReply reports whether a v0 data frame begins as a runtime
+// modelSchema, reading no further: the payload is not parsed. A frame
+// with its members in another order is left to the full decoder.
+func isV0SchemaReply(frame []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(frame))
+	for _, want := range v0SchemaHead {
+		if tok, err := d.Token(); err != nil || tok != want {
+			return false
+		}
+	}
+	return true
 }
 
 // failWaiters releases every pending request when the connection goes.
 func (c *Client) failWaiters() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	for id, ch := range c.waiters {
-		close(ch)
+	for id, w := range c.waiters {
+		close(w.ch)
 		delete(c.waiters, id)
 	}
-	for _, ch := range c.schemaWaiters {
-		close(ch)
+	for _, w := range c.schemaWaiters {
+		close(w.ch)
 	}
 	c.schemaWaiters = nil
 }
@@ -335,10 +445,22 @@ func (c *Client) SendCommand(ctx context.Context, name string, data map[string]a
 	return c.wait(ctx, PhaseCommand, id, ch)
 }
 
-func (c *Client) await(id string) chan *Message {
+// waiter is a pending v1 request. ping marks a Ping's, whose reply is
+// timed but never read.
+type waiter struct {
+	ch   chan *Message
+	ping bool
+}
+
+func (c *Client) await(id string) chan *Message { return c.addWaiter(id, false) }
+
+// awaitPing registers the v1 Ping request id.
+func (c *Client) awaitPing(id string) chan *Message { return c.addWaiter(id, true) }
+
+func (c *Client) addWaiter(id string, ping bool) chan *Message {
 	ch := make(chan *Message, 1)
 	c.wmu.Lock()
-	c.waiters[id] = ch
+	c.waiters[id] = waiter{ch: ch, ping: ping}
 	c.wmu.Unlock()
 	return ch
 }
@@ -377,57 +499,82 @@ func (c *Client) wait(ctx context.Context, phase, id string, ch chan *Message) (
 // requestSchema runtime message on "data" timed to the next modelSchema
 // (v0 has no request ids, so replies pair with requests in order). The
 // reply is consumed, not passed to OnMessage. The RTT includes the
-// runtime's work to render its schema.
+// runtime's work to render its schema. The reply is recognised from its
+// envelope and its schema is not decoded; RequestSchema decodes it.
 func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
-	cn, err := c.ready(PhasePing)
-	if err != nil {
-		return 0, err
-	}
-	if c.cfg.Codec == CodecV0 {
-		frame, err := wirev0.NewRuntimeMessage(wirev0.TypeRequestSchema, nil)
-		if err != nil {
-			return 0, newErr(PhasePing, CodeProtocol, err)
-		}
-		ch := make(chan *Message, 1)
-		c.wmu.Lock()
-		c.schemaWaiters = append(c.schemaWaiters, ch)
-		c.wmu.Unlock()
-		t0 := time.Now()
-		if err := send(PhasePing, cn.data, frame, true); err != nil {
-			c.dropSchemaWaiter(ch)
-			return 0, err
-		}
-		return c.waitSchema(ctx, t0, ch)
-	}
-	id := wirev1.ControlRequestID(c.ctrlSeq.Add(1))
-	ch := c.await(id)
-	t0 := time.Now()
-	if err := c.sendV1(PhasePing, cn.control, wirev1.NewRequestSchema(id)); err != nil {
-		c.forget(id)
-		return 0, err
-	}
-	msg, err := c.wait(ctx, PhasePing, id, ch)
+	msg, t0, err := c.schemaRoundTrip(ctx, PhasePing, true)
 	if err != nil {
 		return 0, err
 	}
 	return msg.Received.Sub(t0), nil
 }
 
-func (c *Client) waitSchema(ctx context.Context, t0 time.Time, ch chan *Message) (time.Duration, error) {
+// RequestSchema asks the runtime for its model schema, as Ping does, and
+// returns the reply decoded in full: Message.Data is the schema document
+// (for v1 the model_schema Struct as a map).
+func (c *Client) RequestSchema(ctx context.Context) (*Message, error) {
+	msg, _, err := c.schemaRoundTrip(ctx, PhaseControl, false)
+	return msg, err
+}
+
+// schemaRoundTrip sends a schema request and waits for its reply; ping
+// marks the waiter so the reply is matched without decoding the schema.
+// It returns the reply and when the request was sent.
+func (c *Client) schemaRoundTrip(ctx context.Context, phase string, ping bool) (*Message, time.Time, error) {
+	cn, err := c.ready(phase)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if c.cfg.Codec == CodecV0 {
+		frame, err := wirev0.NewRuntimeMessage(wirev0.TypeRequestSchema, nil)
+		if err != nil {
+			return nil, time.Time{}, newErr(phase, CodeProtocol, err)
+		}
+		ch := c.awaitSchema(ping)
+		t0 := time.Now()
+		if err := send(phase, cn.data, frame, true); err != nil {
+			c.dropSchemaWaiter(ch)
+			return nil, t0, err
+		}
+		msg, err := c.waitSchema(ctx, phase, ch)
+		return msg, t0, err
+	}
+	id := wirev1.ControlRequestID(c.ctrlSeq.Add(1))
+	ch := c.addWaiter(id, ping)
+	t0 := time.Now()
+	if err := c.sendV1(phase, cn.control, wirev1.NewRequestSchema(id)); err != nil {
+		c.forget(id)
+		return nil, t0, err
+	}
+	msg, err := c.wait(ctx, phase, id, ch)
+	return msg, t0, err
+}
+
+// awaitSchema queues a v0 schema request for the next modelSchema; ping
+// lets the reply skip decoding when this waiter is first in line.
+func (c *Client) awaitSchema(ping bool) chan *Message {
+	ch := make(chan *Message, 1)
+	c.wmu.Lock()
+	c.schemaWaiters = append(c.schemaWaiters, waiter{ch: ch, ping: ping})
+	c.wmu.Unlock()
+	return ch
+}
+
+func (c *Client) waitSchema(ctx context.Context, phase string, ch chan *Message) (*Message, error) {
 	t := time.NewTimer(c.timeouts.Command)
 	defer t.Stop()
 	select {
 	case msg, ok := <-ch:
 		if !ok {
-			return 0, newErr(PhasePing, CodeTransport, errors.New("connection closed while waiting for modelSchema"))
+			return nil, newErr(phase, CodeTransport, errors.New("connection closed while waiting for modelSchema"))
 		}
-		return msg.Received.Sub(t0), nil
+		return msg, nil
 	case <-t.C:
 		c.dropSchemaWaiter(ch)
-		return 0, newErr(PhasePing, CodeTimeout, fmt.Errorf("%w: no modelSchema within %s", ErrTimeout, c.timeouts.Command))
+		return nil, newErr(phase, CodeTimeout, fmt.Errorf("%w: no modelSchema within %s", ErrTimeout, c.timeouts.Command))
 	case <-ctx.Done():
 		c.dropSchemaWaiter(ch)
-		return 0, ctxErr(PhasePing, ctx.Err())
+		return nil, ctxErr(phase, ctx.Err())
 	}
 }
 
@@ -435,7 +582,7 @@ func (c *Client) dropSchemaWaiter(ch chan *Message) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	for i, w := range c.schemaWaiters {
-		if w == ch {
+		if w.ch == ch {
 			c.schemaWaiters = append(c.schemaWaiters[:i:i], c.schemaWaiters[i+1:]...)
 			return
 		}

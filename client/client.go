@@ -59,8 +59,8 @@ type Client struct {
 	dataSeq, ctrlSeq atomic.Uint64
 
 	wmu           sync.Mutex
-	waiters       map[string]chan *Message // v1 requests by request_id
-	schemaWaiters []chan *Message          // v0 requestSchema, FIFO
+	waiters       map[string]waiter // v1 requests by request_id
+	schemaWaiters []waiter          // v0 requestSchema, FIFO
 }
 
 // New validates cfg and returns a disconnected client. It does no I/O.
@@ -87,7 +87,7 @@ func New(cfg Config) (*Client, error) {
 		autoResume: cfg.AutoResume == nil || *cfg.AutoResume,
 		clientInfo: wire.ClientInfo{SDKVersion: cfg.SDKVersion, SDKType: SDKType},
 		status:     StatusDisconnected,
-		waiters:    map[string]chan *Message{},
+		waiters:    map[string]waiter{},
 	}
 	if c.cfg.Model == "" {
 		c.cfg.Model = DefaultModel

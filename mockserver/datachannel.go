@@ -61,7 +61,7 @@ func (sp *sessionPlane) dispatch(c *peer.Conn, f peer.Frame) string {
 	case peer.KindPing, peer.KindOther:
 		return "" // liveness only (the watchdog already counted it)
 	case peer.KindRequestSchema:
-		if err := c.SendSchema(f.RequestID, sp.rt.Schema()); err != nil {
+		if err := c.SendSchema(f.RequestID, sp.rt); err != nil {
 			return "schema not sent: " + err.Error()
 		}
 		return ""

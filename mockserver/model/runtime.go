@@ -480,7 +480,9 @@ func (r *Runtime) State() StateSnapshot {
 }
 
 // Schema returns the model's OpenAPI document (Config.Schema, or the
-// catalog's minimal one), as a fresh copy the caller may modify.
+// catalog's minimal one), as a fresh copy the caller may modify. The
+// document never changes during the runtime's life, so callers may encode
+// it once (peer.Conn.SendSchema does).
 func (r *Runtime) Schema() map[string]any {
 	if r.schema == nil {
 		return r.cat.OpenAPI()

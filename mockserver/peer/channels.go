@@ -222,20 +222,6 @@ func (c *Conn) RespondCommand(requestID string, reply *ModelReply, werr *WireErr
 	return c.sendV1(ChannelData, wirev1.NewAck(requestID))
 }
 
-// SendSchema sends the model's OpenAPI document: v0 runtime modelSchema on
-// "data", v1 ModelSchema RESPONSE on "control".
-func (c *Conn) SendSchema(requestID string, doc map[string]any) error {
-	if c.v1() {
-		m, err := wirev1.NewModelSchema(requestID, doc)
-		if err != nil {
-			return err
-		}
-		return c.sendV1(ChannelControl, m)
-	}
-	b, err := wirev0.NewRuntimeMessage(wirev0.TypeModelSchema, doc)
-	return c.sendV0(ChannelData, b, err)
-}
-
 // RespondPublish grants (werr nil) or refuses a publish_track request on
 // "control".
 func (c *Conn) RespondPublish(requestID, name string, werr *WireError) error {

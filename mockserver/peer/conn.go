@@ -99,6 +99,7 @@ type Conn struct {
 	lostReason string
 
 	minted     atomic.Uint64
+	schema     schemaCache // the encoded schema reply (SendSchema)
 	inTracks   atomic.Int32
 	inPackets  atomic.Uint64
 	wg         sync.WaitGroup

@@ -332,7 +332,7 @@ func TestCodecLatchAndDecoding(t *testing.T) {
 		rec := newRecorder()
 		rec.onF = func(c *Conn, f Frame) {
 			if f.Kind == KindRequestSchema {
-				_ = c.SendSchema("", map[string]any{"openapi": "3.1.0"})
+				_ = c.SendSchema("", staticSchema{"openapi": "3.1.0"})
 			}
 		}
 		o, c, _ := connectPair(t, a, rec, true, nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/reactor-harness/reactor-harness/client"
@@ -19,9 +20,9 @@ func init() {
 	register(Case{ID: "data/1", Section: "3", Check: dataReady,
 		Requirement: "the server MUST accept the client-created control and data channels: the client reaches ready (peer connected, both channels open)"})
 	register(Case{ID: "data/2", Section: "3.2", Check: dataSchema(client.CodecV0),
-		Requirement: "a v0 runtime requestSchema on data MUST be answered with a runtime modelSchema"})
+		Requirement: "a v0 runtime requestSchema on data MUST be answered with a runtime modelSchema carrying an OpenAPI 3 document"})
 	register(Case{ID: "data/3", Section: "3.3", Check: dataSchema(client.CodecV1),
-		Requirement: "a v1 RequestSchema REQUEST on control MUST be answered with a RESPONSE carrying the same request_id"})
+		Requirement: "a v1 RequestSchema REQUEST on control MUST be answered with a RESPONSE carrying the same request_id and an OpenAPI 3 document"})
 	register(Case{ID: "data/4", Section: "3.2", Check: dataV0Command,
 		Requirement: "v0 application commands (set_prompt, then start) MUST be accepted and lead to application-scope messages from the model"})
 	register(Case{ID: "data/5", Section: "3.3", Check: dataV1Command,
@@ -53,11 +54,24 @@ func dataSchema(codec client.Codec) Check {
 		if err != nil {
 			return err
 		}
-		if _, err := c.Ping(ctx); err != nil {
+		msg, err := c.RequestSchema(ctx)
+		if err != nil {
 			return fmt.Errorf("schema request (%s codec) was not answered: %w", codec, err)
 		}
-		return nil
+		return checkOpenAPI(msg.Data)
 	}
+}
+
+// checkOpenAPI requires the parts of the model schema clients rely on: an
+// OpenAPI 3 version and the paths object holding the model's commands.
+func checkOpenAPI(doc map[string]any) error {
+	if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.") {
+		return fmt.Errorf("the schema's openapi field is %v; expected an OpenAPI 3 version string", doc["openapi"])
+	}
+	if _, ok := doc["paths"].(map[string]any); !ok {
+		return fmt.Errorf("the schema has no paths object (the model's commands live under paths[\"/events/<name>\"])")
+	}
+	return nil
 }
 
 func dataV0Command(ctx context.Context, r *Run) error {

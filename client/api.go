@@ -25,9 +25,13 @@ type APIOptions struct {
 	// PortMin and PortMax, when both set, restrict the ephemeral ICE UDP
 	// ports (ignored with UDPMux).
 	PortMin, PortMax uint16
+	// Interceptors selects pion's RTP/RTCP interceptors ("" is
+	// InterceptorsDefault).
+	Interceptors Interceptors
 	// DisableInterceptors leaves out pion's default interceptors (NACK,
 	// RTCP reports, TWCC feedback): fewer goroutines and timers per client,
-	// but no retransmission requests and no receiver reports.
+	// but no retransmission requests and no receiver reports. It overrides
+	// Interceptors (same as InterceptorsNone).
 	DisableInterceptors bool
 	// Setting, when set, may adjust the SettingEngine last.
 	Setting func(*webrtc.SettingEngine)
@@ -74,8 +78,8 @@ func RegisterExtensions(m *webrtc.MediaEngine) error {
 }
 
 // NewAPI builds a pion API for clients: a MediaEngine with VP8, VP9, H264
-// and Opus plus the two header extensions, pion's default interceptors
-// (unless disabled), and a SettingEngine per opts. Build one and share it
+// and Opus plus the two header extensions, the interceptors opts selects
+// (pion's defaults unless told otherwise), and a SettingEngine per opts. Build one and share it
 // between all clients of a process.
 func NewAPI(opts APIOptions) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
@@ -85,11 +89,13 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 	if err := RegisterExtensions(m); err != nil {
 		return nil, err
 	}
+	set := opts.Interceptors
+	if opts.DisableInterceptors {
+		set = InterceptorsNone
+	}
 	ir := &interceptor.Registry{}
-	if !opts.DisableInterceptors {
-		if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-			return nil, fmt.Errorf("client: interceptors: %w", err)
-		}
+	if err := registerInterceptors(m, ir, set); err != nil {
+		return nil, fmt.Errorf("client: interceptors: %w", err)
 	}
 	var se webrtc.SettingEngine
 	if opts.LoopbackOnly {
@@ -110,6 +116,65 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 		opts.Setting(&se)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// Interceptors names a set of pion interceptors for a receiving client.
+// Every set but none keeps the client a real RTP receiver: it sends RTCP
+// receiver reports, which senders use for loss and round-trip estimates.
+type Interceptors string
+
+// The interceptor sets, from the most browser-like to none.
+const (
+	// InterceptorsDefault is pion's default set: NACK generator and
+	// responder, RTCP receiver and sender reports, the stats interceptor and
+	// TWCC feedback (transport-cc negotiated), as a browser would.
+	InterceptorsDefault Interceptors = "default"
+	// InterceptorsMinimal keeps what a receiver needs on a lossy network:
+	// RTCP reports and NACK (retransmission requests). It drops TWCC
+	// feedback (transport-cc is then not offered, so the sender gets no
+	// congestion feedback from this client) and the stats interceptor (the
+	// client never calls GetStats), which both cost work on every packet.
+	InterceptorsMinimal Interceptors = "minimal"
+	// InterceptorsReports keeps RTCP reports only: for lossless links such
+	// as loopback, where a NACK generator never finds a hole to ask for.
+	InterceptorsReports Interceptors = "reports"
+	// InterceptorsNone runs no interceptor: no receiver reports, no NACK.
+	InterceptorsNone Interceptors = "none"
+)
+
+// ParseInterceptors reads an interceptor set name ("" is the default).
+func ParseInterceptors(s string) (Interceptors, error) {
+	switch v := Interceptors(s); v {
+	case "":
+		return InterceptorsDefault, nil
+	case InterceptorsDefault, InterceptorsMinimal, InterceptorsReports, InterceptorsNone:
+		return v, nil
+	}
+	return "", fmt.Errorf("interceptors must be default, minimal, reports or none, got %q", s)
+}
+
+// registerInterceptors registers set on m and ir. Minimal and reports
+// still register the simulcast header extensions (mid, rid) of the default
+// set, so the offer's media sections demultiplex the same way; none keeps
+// the bare MediaEngine DisableInterceptors always had.
+func registerInterceptors(m *webrtc.MediaEngine, ir *interceptor.Registry, set Interceptors) error {
+	switch set {
+	case "", InterceptorsDefault:
+		return webrtc.RegisterDefaultInterceptors(m, ir)
+	case InterceptorsNone:
+		return nil
+	case InterceptorsMinimal:
+		if err := webrtc.ConfigureNack(m, ir); err != nil {
+			return err
+		}
+	case InterceptorsReports:
+	default:
+		return fmt.Errorf("unknown interceptor set %q", set)
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return err
+	}
+	return webrtc.ConfigureSimulcastExtensionHeaders(m)
 }
 
 var (

@@ -298,11 +298,16 @@ func (cn *conn) readTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	codec := t.Codec().MimeType
 	onFrame := cn.c.cfg.OnFrame
 	video := t.Kind() == webrtc.RTPCodecTypeVideo
+	// first spares every later frame the signal's channel poll.
+	first := video
 	ra := newReassembler(spec.Name, t.Kind().String(), codecKindOf(codec, t.Kind()), stampID, absID, func(f Frame) {
-		if video && f.Complete && !cn.firstFrame.fired() {
-			cn.firstAt.CompareAndSwap(0, f.Arrival.UnixNano())
-			cn.firstFrame.fire()
-			cn.c.recordFirstFrame(cn, f.Arrival)
+		if first && f.Complete {
+			first = false
+			if !cn.firstFrame.fired() {
+				cn.firstAt.CompareAndSwap(0, f.Arrival.UnixNano())
+				cn.firstFrame.fire()
+				cn.c.recordFirstFrame(cn, f.Arrival)
+			}
 		}
 		if onFrame != nil {
 			onFrame(f)

@@ -231,20 +231,21 @@ func disconnect(c *client.Client, timeout time.Duration) {
 }
 
 // frameRecorder turns frames into samples on the client's reader goroutine
-// (its own forked Recorder, so the hot path takes no lock but the one
-// guarding pending commands, which is only contended when a command is sent).
+// (its own forked Recorder, so the hot path takes no lock: the lock guarding
+// pending commands is taken only while commands await their effect).
 type frameRecorder struct {
 	rec       *Recorder
 	lateAfter time.Duration
 
-	interval   time.Duration
 	last       time.Time
 	lastSeq    uint32
 	minTransit time.Duration
 	noted      bool
 
-	mu      sync.Mutex
-	pending []pendingCommand // commands sent whose effect has not shown yet
+	interval atomic.Int64 // emission interval (ns), set once the session is ready
+	npending atomic.Int32 // len(pending), read without the lock
+	mu       sync.Mutex
+	pending  []pendingCommand // commands sent whose effect has not shown yet
 }
 
 type pendingCommand struct {
@@ -253,59 +254,76 @@ type pendingCommand struct {
 }
 
 func newFrameRecorder(rec *Recorder, cfg SessionConfig) *frameRecorder {
-	return &frameRecorder{rec: rec, lateAfter: cfg.LateAfter, interval: time.Second / 30}
+	f := &frameRecorder{rec: rec, lateAfter: cfg.LateAfter}
+	f.interval.Store(int64(time.Second / 30))
+	return f
 }
 
-func (f *frameRecorder) setInterval(d time.Duration) {
-	f.mu.Lock()
-	f.interval = d
-	f.mu.Unlock()
-}
+func (f *frameRecorder) setInterval(d time.Duration) { f.interval.Store(int64(d)) }
 
 func (f *frameRecorder) expect(id uint32, at time.Time) {
 	f.mu.Lock()
 	f.pending = append(f.pending, pendingCommand{id, at})
+	f.npending.Store(int32(len(f.pending)))
 	f.mu.Unlock()
 }
 
+// onFrame records a complete video frame: its counters and samples go in
+// one batch of the recorder.
 func (f *frameRecorder) onFrame(fr client.Frame) {
 	if fr.Kind != "video" || !fr.Complete {
 		return
 	}
-	f.rec.Count(Frames, 1)
-	f.rec.Count(Packets, int64(fr.Packets))
-	f.rec.Count(PacketsLost, int64(fr.SeqGapBefore))
+	if fr.Stamp == nil && !f.noted {
+		f.rec.Note("target does not stamp capture times; frame_latency is replaced by one_way_delay_variation (RTP timestamps)")
+		f.noted = true
+	}
+	var buf [4]time.Duration
+	effects := buf[:0]
+	if fr.Stamp != nil && f.npending.Load() > 0 {
+		effects = f.effects(fr, effects)
+	}
+	b, c := f.rec.begin()
+	b.Count(Frames, 1)
+	b.Count(Packets, int64(fr.Packets))
+	b.Count(PacketsLost, int64(fr.SeqGapBefore))
 	if !f.last.IsZero() {
-		f.rec.Record(InterFrameGap, fr.Arrival.Sub(f.last))
+		b.Record(InterFrameGap, fr.Arrival.Sub(f.last))
 	}
 	f.last = fr.Arrival
 	if fr.Stamp == nil {
-		f.delayVariation(fr)
-		return
+		f.delayVariation(b, fr)
+	} else {
+		for _, d := range effects {
+			b.Record(CommandToEffect, d)
+		}
+		f.stamped(b, fr)
 	}
-	f.stamped(fr)
+	f.rec.end(c)
 }
 
-func (f *frameRecorder) stamped(fr client.Frame) {
-	lat := fr.Arrival.Sub(fr.Stamp.CaptureTime())
+// effects appends to out the command-to-effect times of the commands
+// fr's stamp shows took effect, and forgets those commands.
+func (f *frameRecorder) effects(fr client.Frame, out []time.Duration) []time.Duration {
 	f.mu.Lock()
-	interval := f.interval
-	var effects []time.Duration
+	defer f.mu.Unlock()
 	for len(f.pending) > 0 && fr.Stamp.CommandID >= f.pending[0].id {
-		effects = append(effects, fr.Arrival.Sub(f.pending[0].at))
+		out = append(out, fr.Arrival.Sub(f.pending[0].at))
 		f.pending = f.pending[1:]
 	}
-	f.mu.Unlock()
-	for _, d := range effects {
-		f.rec.Record(CommandToEffect, d)
-	}
-	f.rec.Record(FrameLatency, lat)
-	f.rec.RecordCorrected(FrameLatencyCorrected, lat, interval)
+	f.npending.Store(int32(len(f.pending)))
+	return out
+}
+
+func (f *frameRecorder) stamped(b recBatch, fr client.Frame) {
+	lat := fr.Arrival.Sub(fr.Stamp.CaptureTime())
+	b.Record(FrameLatency, lat)
+	b.RecordCorrected(FrameLatencyCorrected, lat, time.Duration(f.interval.Load()))
 	if lat > f.lateAfter {
-		f.rec.Count(LateFrames, 1)
+		b.Count(LateFrames, 1)
 	}
 	if f.lastSeq != 0 && fr.Stamp.Seq > f.lastSeq+1 {
-		f.rec.Count(MissingFrames, int64(fr.Stamp.Seq-f.lastSeq-1))
+		b.Count(MissingFrames, int64(fr.Stamp.Seq-f.lastSeq-1))
 	}
 	f.lastSeq = fr.Stamp.Seq
 }
@@ -313,14 +331,10 @@ func (f *frameRecorder) stamped(fr client.Frame) {
 // delayVariation is the fallback for targets that stamp no capture time:
 // transit = arrival − RTP time, reported relative to the smallest transit
 // seen, which is the one-way delay variation of RFC 5481 (PDV).
-func (f *frameRecorder) delayVariation(fr client.Frame) {
-	if !f.noted {
-		f.rec.Note("target does not stamp capture times; frame_latency is replaced by one_way_delay_variation (RTP timestamps)")
-		f.noted = true
-	}
+func (f *frameRecorder) delayVariation(b recBatch, fr client.Frame) {
 	transit := time.Duration(fr.Arrival.UnixNano()) - time.Duration(int64(fr.RTPTimestamp)*int64(time.Second)/90000)
 	if f.minTransit == 0 || transit < f.minTransit {
 		f.minTransit = transit
 	}
-	f.rec.Record(OneWayDelayVariation, transit-f.minTransit)
+	b.Record(OneWayDelayVariation, transit-f.minTransit)
 }

@@ -2,6 +2,8 @@ package load
 
 import (
 	"time"
+
+	"github.com/reactor-harness/reactor-harness/client"
 )
 
 // Option configures a Runner.
@@ -153,4 +155,28 @@ func WithParam(key, value string) Option {
 		}
 		c.params[key] = value
 	}
+}
+
+// ClientOption configures the pion API that ClientSession's clients share
+// (see NewClientAPI). Without options it is the realistic client: pion's
+// default interceptors and one UDP socket per session. (No option shares
+// one socket between sessions: a target that serves every session from
+// one socket, as the mock does, cannot be told apart by address, and at
+// 100 sessions pion's single reader lost packets and cost more CPU.)
+type ClientOption func(*clientAPIConfig)
+
+type clientAPIConfig struct {
+	api client.APIOptions
+}
+
+// WithLoopbackOnly restricts ICE to IPv4 loopback host candidates (a target
+// on this host).
+func WithLoopbackOnly(on bool) ClientOption {
+	return func(c *clientAPIConfig) { c.api.LoopbackOnly = on }
+}
+
+// WithInterceptors selects the pion interceptors of every session (see
+// client.Interceptors; the default is pion's default set).
+func WithInterceptors(set client.Interceptors) ClientOption {
+	return func(c *clientAPIConfig) { c.api.Interceptors = set }
 }

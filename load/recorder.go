@@ -70,17 +70,9 @@ func (r *Recorder) ID() int { return r.id }
 // warm-up a steady-state sample only increments the metric's warm-up tally;
 // connect-phase samples are always kept (see Metric.SteadyState).
 func (r *Recorder) Record(m Metric, d time.Duration) {
-	if m >= numMetrics {
-		return
-	}
-	c := r.ph.enter()
-	s := r.active.Load()
-	if r.agg.warm.Load() && m.SteadyState() {
-		s.warmSamples[m]++
-	} else {
-		s.record(m, d)
-	}
-	r.ph.exit(c)
+	b, c := r.begin()
+	b.Record(m, d)
+	r.end(c)
 }
 
 // RecordCorrected records d and, as HdrHistogram's RecordCorrectedValue
@@ -89,34 +81,68 @@ func (r *Recorder) Record(m Metric, d time.Duration) {
 // stream's frame interval (33.3 ms at 30 fps). At most 131,072 samples are
 // back-filled per call; the rest are counted as truncated.
 func (r *Recorder) RecordCorrected(m Metric, d, expectedInterval time.Duration) {
-	if m >= numMetrics {
-		return
-	}
-	c := r.ph.enter()
-	s := r.active.Load()
-	if r.agg.warm.Load() && m.SteadyState() {
-		s.warmSamples[m]++
-	} else if s.record(m, d) {
-		s.backfill(m, micros(d), micros(expectedInterval))
-	}
-	r.ph.exit(c)
+	b, c := r.begin()
+	b.RecordCorrected(m, d, expectedInterval)
+	r.end(c)
 }
 
 // Count adds n to counter c (n may be 0; negative n is ignored).
 // Increments of per-frame counters during the warm-up go to the warm-up
 // tally.
 func (r *Recorder) Count(c Counter, n int64) {
-	if c >= numCounters || n < 0 {
-		return
+	b, ph := r.begin()
+	b.Count(c, n)
+	r.end(ph)
+}
+
+// recBatch updates a recorder's active buffer inside one phaser section
+// (see begin), so that a caller recording several values at once — every
+// received frame does — pays for one section instead of one per value.
+type recBatch struct {
+	s    *recSet
+	warm bool
+}
+
+// begin enters the recorder for a batch of updates; end(c) leaves it. No
+// other method of the recorder may be called in between.
+func (r *Recorder) begin() (recBatch, int64) {
+	c := r.ph.enter()
+	return recBatch{s: r.active.Load(), warm: r.agg.warm.Load()}, c
+}
+
+func (r *Recorder) end(c int64) { r.ph.exit(c) }
+
+// Record is Recorder.Record within a batch.
+func (b recBatch) Record(m Metric, d time.Duration) {
+	switch {
+	case m >= numMetrics:
+	case b.warm && m.SteadyState():
+		b.s.warmSamples[m]++
+	default:
+		b.s.record(m, d)
 	}
-	ph := r.ph.enter()
-	s := r.active.Load()
-	if c.isSample() && r.agg.warm.Load() {
-		s.warmCounters[c] += n
-	} else {
-		s.counters[c] += n
+}
+
+// RecordCorrected is Recorder.RecordCorrected within a batch.
+func (b recBatch) RecordCorrected(m Metric, d, expectedInterval time.Duration) {
+	switch {
+	case m >= numMetrics:
+	case b.warm && m.SteadyState():
+		b.s.warmSamples[m]++
+	case b.s.record(m, d):
+		b.s.backfill(m, micros(d), micros(expectedInterval))
 	}
-	r.ph.exit(ph)
+}
+
+// Count is Recorder.Count within a batch.
+func (b recBatch) Count(c Counter, n int64) {
+	switch {
+	case c >= numCounters || n < 0:
+	case c.isSample() && b.warm:
+		b.s.warmCounters[c] += n
+	default:
+		b.s.counters[c] += n
+	}
 }
 
 // Ready marks the session ready (counted once per session, forks included).

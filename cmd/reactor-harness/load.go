@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 
 	"github.com/reactor-harness/reactor-harness/client"
 	"github.com/reactor-harness/reactor-harness/load"
@@ -22,6 +25,7 @@ import (
 // loadFlags are the load command's settings before validation.
 type loadFlags struct {
 	target, apiKey, model, scenario, out, shard, codec string
+	cpuProfile, interceptors                           string
 	sessions, maxSessions                              int
 	rate                                               float64
 	ramp, duration, warmup, interval                   time.Duration
@@ -46,7 +50,13 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer stopMock()
-	fn, err := loadSession(f, target, key)
+	api, closeAPI, err := loadClientAPI(f, target)
+	if err != nil {
+		fmt.Fprintln(stderr, "reactor-harness load:", err)
+		return load.ExitCode(nil, err)
+	}
+	defer func() { _ = closeAPI() }()
+	fn, err := loadSession(f, target, key, api)
 	if err != nil {
 		fmt.Fprintln(stderr, "reactor-harness load:", err)
 		return exitUsage
@@ -63,6 +73,12 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		fmt.Fprintln(stderr, "reactor-harness load:", err)
+		return exitHarnessError
+	}
+	defer stopProfile()
 	fmt.Fprintf(stdout, "load: %s against %s, results in %s\n", describeLoad(f), target, f.out)
 	res, err := r.Run(ctx)
 	if res != nil {
@@ -96,11 +112,17 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
 	fs.StringVar(&f.out, "out", "", "results folder (default results/load-<time>)")
 	fs.Var(&f.thresholds, "threshold", "threshold, e.g. frame_latency.p99<50ms or errors.rate<1% (repeatable)")
 	fs.StringVar(&f.shard, "shard", "", "run shard i of n (\"i/n\", 0-based)")
+	fs.StringVar(&f.interceptors, "interceptors", "default", "pion interceptors per session: default (NACK, RTCP reports, stats, TWCC feedback), minimal (NACK, RTCP reports), reports (RTCP reports only), none")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (read with go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return nil, exitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "reactor-harness load: unexpected argument %q\n", fs.Arg(0))
+		return nil, exitUsage
+	}
+	if _, err := client.ParseInterceptors(f.interceptors); err != nil {
+		fmt.Fprintf(stderr, "reactor-harness load: --%v\n", err)
 		return nil, exitUsage
 	}
 	if f.out == "" {
@@ -143,7 +165,16 @@ func loadTarget(f *loadFlags, stdout io.Writer) (string, string, func(), error) 
 	return srv.URL(), key, func() { _ = srv.Close() }, nil
 }
 
-func loadSession(f *loadFlags, target, key string) (load.SessionFunc, error) {
+// loadClientAPI builds the pion API every session shares.
+func loadClientAPI(f *loadFlags, target string) (*webrtc.API, func() error, error) {
+	set, err := client.ParseInterceptors(f.interceptors)
+	if err != nil {
+		return nil, nil, &load.UsageError{Err: fmt.Errorf("--%w", err)}
+	}
+	return load.NewClientAPI(load.WithLoopbackOnly(isLoopback(target)), load.WithInterceptors(set))
+}
+
+func loadSession(f *loadFlags, target, key string, api *webrtc.API) (load.SessionFunc, error) {
 	codec := client.CodecV1
 	switch f.codec {
 	case "v1":
@@ -163,10 +194,6 @@ func loadSession(f *loadFlags, target, key string) (load.SessionFunc, error) {
 			steps = append(steps, s)
 		}
 	}
-	api, err := client.NewAPI(client.APIOptions{LoopbackOnly: isLoopback(target)})
-	if err != nil {
-		return nil, err
-	}
 	return load.ClientSession(load.SessionConfig{
 		Client:   client.Config{BaseURL: target, APIKey: key, Model: f.model, API: api, Codec: codec},
 		Commands: steps, CommandInterval: f.commandInterval, PingInterval: f.pingInterval,
@@ -179,6 +206,7 @@ func loadOptions(f *loadFlags, target string, stderr io.Writer) ([]load.Option, 
 		load.WithRamp(f.ramp), load.WithOutDir(f.out), load.WithThresholds(f.thresholds...),
 		load.WithProgress(load.NewProgress(stderr)),
 		load.WithParam("target", target), load.WithParam("model", f.model), load.WithParam("codec", f.codec),
+		load.WithParam("interceptors", f.interceptors),
 	}
 	if f.rate > 0 {
 		opts = append(opts, load.WithRate(f.rate))
@@ -196,6 +224,23 @@ func loadOptions(f *loadFlags, target string, stderr io.Writer) ([]load.Option, 
 		opts = append(opts, load.WithShard(i, n))
 	}
 	return opts, nil
+}
+
+// startCPUProfile starts profiling into path (no-op when empty) and returns
+// the function that stops it and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		_ = fh.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = fh.Close() }, nil
 }
 
 func parseShard(s string) (int, int, error) {

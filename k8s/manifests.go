@@ -8,8 +8,8 @@
 //
 // The stream, in apply order:
 //
-//  1. ConfigMap <name>-config: the scenario file (when given) and, for the
-//     record, the exact load and merge command lines.
+//  1. ConfigMap <name>-config: for the record, the exact load and merge
+//     command lines.
 //  2. PersistentVolumeClaim <name>-results (ReadWriteMany; omitted with
 //     ExistingPVC): every shard writes /results/shard-<index>, the merge
 //     writes /results/merged. ReadWriteMany needs a storage class that
@@ -85,15 +85,11 @@ type Options struct {
 	// APIKeySecret names a Secret in the namespace whose key APIKeySecretKey
 	// (default "api-key") holds the API key, passed as REACTOR_API_KEY.
 	APIKeySecret, APIKeySecretKey string
-	// Scenario is the content of a scenario file, stored in the ConfigMap
-	// under ScenarioName (default "scenario.yaml") and passed to every
-	// shard as --scenario <path>. Empty: no scenario.
-	Scenario     []byte
-	ScenarioName string
 	// LoadArgs are further `load` arguments (--sessions, --rate,
 	// --duration, --warmup, --model …); --shard, --out and --target are set
-	// by the manifest. Give thresholds to MergeArgs: a shard only sees its
-	// share of the load.
+	// by the manifest, and --scenario is refused (it scripts only the
+	// embedded mock, and a shard always has a real target). Give thresholds
+	// to MergeArgs: a shard only sees its share of the load.
 	LoadArgs []string
 	// MergeArgs are further `merge` arguments (e.g. --threshold …).
 	MergeArgs []string
@@ -124,10 +120,8 @@ const (
 	DefaultStorageSize = "1Gi"
 	DefaultSecretKey   = "api-key"
 
-	// ResultsDir is where the results volume is mounted; ConfigDir the
-	// ConfigMap.
+	// ResultsDir is where the results volume is mounted.
 	ResultsDir = "/results"
-	ConfigDir  = "/etc/reactor-harness"
 
 	// MaxShards bounds Shards (an Indexed Job allows 100 000 completions;
 	// a load run needs far fewer, and the merge lists every folder).
@@ -171,9 +165,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.APIKeySecretKey == "" {
 		o.APIKeySecretKey = DefaultSecretKey
-	}
-	if o.ScenarioName == "" {
-		o.ScenarioName = "scenario.yaml"
 	}
 	if o.ResultsPVC == "" {
 		o.ResultsPVC = o.Name + "-results"
@@ -223,18 +214,15 @@ func (o Options) validate() error {
 	if msgs := validation.IsDNS1123Subdomain(o.ResultsPVC); len(msgs) > 0 {
 		bad("results PVC %q: %s", o.ResultsPVC, strings.Join(msgs, "; "))
 	}
-	if len(o.Scenario) > 0 {
-		if msgs := validation.IsConfigMapKey(o.ScenarioName); len(msgs) > 0 {
-			bad("scenario name %q: %s", o.ScenarioName, strings.Join(msgs, "; "))
-		}
-		if len(o.Scenario) > 900<<10 {
-			bad("scenario is %d bytes; a ConfigMap holds at most 1 MiB", len(o.Scenario))
-		}
-	}
 	for _, a := range o.LoadArgs {
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if strings.HasPrefix(a, "-") && (name == "shard" || name == "out" || name == "target" || name == "api-key") {
+		switch {
+		case !strings.HasPrefix(a, "-"):
+		case name == "shard" || name == "out" || name == "target" || name == "api-key":
 			bad("load argument %q is set by the manifest (API key: use the Secret)", a)
+		case name == "scenario":
+			bad("load argument %q: a shard always has a real target, and a scenario only scripts the embedded mock; "+
+				"load it into the mock target instead (reactor-harness mock --scenario FILE, or PUT /__admin/scenario)", a)
 		}
 	}
 	for _, a := range o.MergeArgs {
@@ -272,9 +260,6 @@ func (o Options) LoadCommand() []string {
 		"--target", o.Target,
 		"--shard", "$("+completionIndexEnv+")/"+strconv.Itoa(o.Shards),
 		"--out", ResultsDir+"/shard-$("+completionIndexEnv+")")
-	if len(o.Scenario) > 0 {
-		args = append(args, "--scenario", ConfigDir+"/"+o.ScenarioName)
-	}
 	return append(args, o.LoadArgs...)
 }
 
@@ -315,18 +300,15 @@ func Objects(o Options) ([]any, error) {
 
 	var objs []any
 
-	cm := &corev1.ConfigMap{
+	// The ConfigMap is a record only; no pod mounts it.
+	objs = append(objs, &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: meta(names.ConfigMap, "config"),
 		Data: map[string]string{
 			"load-command":  shellQuote(o.LoadCommand()),
 			"merge-command": shellQuote(o.MergeCommand()),
 		},
-	}
-	if len(o.Scenario) > 0 {
-		cm.Data[o.ScenarioName] = string(o.Scenario)
-	}
-	objs = append(objs, cm)
+	})
 
 	if !o.ExistingPVC {
 		pvc := &corev1.PersistentVolumeClaim{
@@ -365,7 +347,7 @@ func Objects(o Options) ([]any, error) {
 		Name: "load", Image: o.Image, ImagePullPolicy: corev1.PullIfNotPresent,
 		Command: loadCmd[:len(o.Command)], Args: loadCmd[len(o.Command):],
 		Env:          env,
-		VolumeMounts: []corev1.VolumeMount{resultsMount, {Name: "config", MountPath: ConfigDir, ReadOnly: true}},
+		VolumeMounts: []corev1.VolumeMount{resultsMount},
 	}
 	if o.CPU != "" || o.Memory != "" {
 		shard.Resources.Requests = corev1.ResourceList{}
@@ -393,9 +375,7 @@ func Objects(o Options) ([]any, error) {
 					// SIGTERM makes the runner write what it measured.
 					TerminationGracePeriodSeconds: ptr(int64(60)),
 					Containers:                    []corev1.Container{shard},
-					Volumes: []corev1.Volume{resultsVolume, {Name: "config", VolumeSource: corev1.VolumeSource{
-						ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: names.ConfigMap}},
-					}}},
+					Volumes:                       []corev1.Volume{resultsVolume},
 					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
 							Weight: 100,

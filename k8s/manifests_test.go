@@ -18,7 +18,6 @@ func testOptions() Options {
 	return Options{
 		Name: "capacity", Namespace: "load-test", Image: "registry.example/reactor-harness:0.4.0",
 		Shards: 4, Target: "https://api.reactor.example", APIKeySecret: "reactor-api-key",
-		Scenario:     []byte("name: mix\nsessions:\n  - weight: 1\n"),
 		LoadArgs:     []string{"--sessions", "2000", "--duration", "10m", "--warmup", "30s"},
 		MergeArgs:    []string{"--threshold", "frame_latency.p99<120ms"},
 		StorageClass: "nfs-client", StorageSize: "2Gi", CPU: "2", Memory: "3Gi",
@@ -111,8 +110,9 @@ func TestManifestsRoundTrip(t *testing.T) {
 		}
 	}
 
-	// ConfigMap: the scenario and the command lines.
-	if d.cm.Name != names.ConfigMap || d.cm.Data["scenario.yaml"] != string(o.Scenario) || !strings.Contains(d.cm.Data["load-command"], "--sessions 2000") {
+	// ConfigMap: the command lines, nothing else.
+	if d.cm.Name != names.ConfigMap || len(d.cm.Data) != 2 || d.cm.Data["load-command"] != shellQuote(o.LoadCommand()) ||
+		d.cm.Data["merge-command"] != shellQuote(o.MergeCommand()) || !strings.Contains(d.cm.Data["load-command"], "--sessions 2000") {
 		t.Errorf("config map %+v", d.cm.Data)
 	}
 
@@ -156,7 +156,7 @@ func TestManifestsRoundTrip(t *testing.T) {
 	// Pod 2 of 4, as the kubelet expands it.
 	got := expand(c.Args, map[string]string{"JOB_COMPLETION_INDEX": "2"})
 	want := []string{"load", "--target", "https://api.reactor.example", "--shard", "2/4", "--out", "/results/shard-2",
-		"--scenario", "/etc/reactor-harness/scenario.yaml", "--sessions", "2000", "--duration", "10m", "--warmup", "30s"}
+		"--sessions", "2000", "--duration", "10m", "--warmup", "30s"}
 	if !slices.Equal(got, want) {
 		t.Errorf("shard 2 args\n got %q\nwant %q", got, want)
 	}
@@ -171,8 +171,8 @@ func TestManifestsRoundTrip(t *testing.T) {
 	for _, v := range pod.Volumes {
 		vols[v.Name] = v.VolumeSource
 	}
-	if mounts["results"] != "/results" || vols["results"].PersistentVolumeClaim == nil || vols["results"].PersistentVolumeClaim.ClaimName != names.PVC ||
-		mounts["config"] != "/etc/reactor-harness" || vols["config"].ConfigMap == nil || vols["config"].ConfigMap.Name != names.ConfigMap {
+	if len(mounts) != 1 || len(vols) != 1 || mounts["results"] != "/results" || vols["results"].PersistentVolumeClaim == nil ||
+		vols["results"].PersistentVolumeClaim.ClaimName != names.PVC {
 		t.Errorf("mounts %v volumes %+v", mounts, vols)
 	}
 	if pod.Affinity == nil || pod.Affinity.PodAntiAffinity == nil {
@@ -228,11 +228,11 @@ func TestManifestsMinimal(t *testing.T) {
 	}
 	j := d.jobs["reactor-load-shards"]
 	c := j.Spec.Template.Spec.Containers[0]
-	if j.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != "shared" || len(c.Env) != 1 || slices.Contains(c.Args, "--scenario") ||
+	if j.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != "shared" || len(c.Env) != 1 ||
 		c.Resources.Requests != nil || j.Spec.ActiveDeadlineSeconds != nil || j.Namespace != "" {
 		t.Errorf("minimal job %+v", j)
 	}
-	if d.cm.Data["scenario.yaml"] != "" || strings.Contains(d.header, "kubectl cp") {
+	if len(d.cm.Data) != 2 || strings.Contains(d.header, "kubectl cp") {
 		t.Errorf("minimal: %v\n%s", d.cm.Data, d.header)
 	}
 }
@@ -254,8 +254,8 @@ func TestManifestsValidation(t *testing.T) {
 		"bad memory":        func(o *Options) { o.Memory = "lots" },
 		"bad storage":       func(o *Options) { o.StorageSize = "1 GB" },
 		"bad secret":        func(o *Options) { o.APIKeySecret = "Not A Name" },
-		"bad scenario name": func(o *Options) { o.ScenarioName = "../x" },
-		"huge scenario":     func(o *Options) { o.Scenario = bytes.Repeat([]byte("x"), 1<<20) },
+		"scenario in args":  func(o *Options) { o.LoadArgs = []string{"--sessions", "10", "--scenario", "s.yaml"} },
+		"scenario= in args": func(o *Options) { o.LoadArgs = []string{"-scenario=s.yaml"} },
 		"negative deadline": func(o *Options) { o.ActiveDeadline = -time.Second },
 	} {
 		o := testOptions()
@@ -265,6 +265,22 @@ func TestManifestsValidation(t *testing.T) {
 		} else if !strings.HasPrefix(err.Error(), "k8s: ") {
 			t.Errorf("%s: error %q", name, err)
 		}
+	}
+}
+
+// A scenario among the load arguments is refused with the reason, not
+// passed to shards that would ignore it.
+func TestManifestsRejectScenario(t *testing.T) {
+	o := testOptions()
+	o.LoadArgs = append(o.LoadArgs, "--scenario", "slow.yaml")
+	if _, err := Manifests(o); err == nil || !strings.Contains(err.Error(), `"--scenario"`) ||
+		!strings.Contains(err.Error(), "a shard always has a real target") {
+		t.Errorf("error %v", err)
+	}
+	// A value that merely looks like the flag is not refused.
+	o.LoadArgs = []string{"--model", "scenario"}
+	if _, err := Manifests(o); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/reactor-harness/reactor-harness/k8s"
 	"github.com/reactor-harness/reactor-harness/load"
@@ -19,7 +18,7 @@ func runK8sManifest(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("k8s-manifest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o k8s.Options
-	var scenario, command, out string
+	var command, out string
 	var thresholds multiFlag
 	fs.StringVar(&o.Image, "image", "", "image with the reactor-harness binary (required)")
 	fs.IntVar(&o.Shards, "shards", 0, fmt.Sprintf("number of load pods, 1–%d (required)", k8s.MaxShards))
@@ -28,7 +27,6 @@ func runK8sManifest(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Namespace, "namespace", "", "namespace of every object (default: kubectl's)")
 	fs.StringVar(&o.APIKeySecret, "api-key-secret", "", "Secret holding the API key (passed as REACTOR_API_KEY)")
 	fs.StringVar(&o.APIKeySecretKey, "api-key-secret-key", k8s.DefaultSecretKey, "key of the API key in that Secret")
-	fs.StringVar(&scenario, "scenario", "", "scenario file, put in the ConfigMap and passed to every shard as --scenario")
 	fs.Var(&thresholds, "threshold", "threshold judged by the merge on the merged result (repeatable)")
 	fs.StringVar(&o.ResultsPVC, "results-pvc", "", "results volume claim (default <name>-results)")
 	fs.BoolVar(&o.ExistingPVC, "existing-pvc", false, "use an existing claim instead of writing one")
@@ -80,14 +78,6 @@ func runK8sManifest(args []string, stdout, stderr io.Writer) int {
 		_, _ = parseLoadFlags(loadArgs, stderr) // prints the flag error
 		fmt.Fprintf(stderr, "reactor-harness k8s-manifest: bad load arguments after --: %q\n", loadArgs)
 		return exitUsage
-	}
-	if scenario != "" {
-		b, err := os.ReadFile(scenario)
-		if err != nil {
-			fmt.Fprintln(stderr, "reactor-harness k8s-manifest:", err)
-			return exitUsage
-		}
-		o.Scenario, o.ScenarioName = b, filepath.Base(scenario)
 	}
 	y, err := k8s.Manifests(o)
 	if err != nil {

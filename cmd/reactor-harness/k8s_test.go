@@ -24,14 +24,10 @@ func newTestFlagSet(stderr io.Writer) *flag.FlagSet {
 // objects, and the stream decodes into the official types.
 func TestK8sManifestCommand(t *testing.T) {
 	dir := t.TempDir()
-	scenario := filepath.Join(dir, "slow.yaml")
-	if err := os.WriteFile(scenario, []byte("name: slow\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var stdout, stderr bytes.Buffer
 	code := dispatch([]string{"k8s-manifest", "--name", "capacity", "--namespace", "load", "--image", "registry.example/rh:1",
 		"--shards", "8", "--target", "https://api.reactor.example", "--api-key-secret", "reactor-api-key",
-		"--storage-class", "nfs-client", "--scenario", scenario, "--threshold", "frame_latency.p99<120ms", "--threshold", "errors.rate<1%",
+		"--storage-class", "nfs-client", "--threshold", "frame_latency.p99<120ms", "--threshold", "errors.rate<1%",
 		"--cpu", "2", "--memory", "2Gi", "--deadline", "3h", "--",
 		"--sessions", "4000", "--duration", "10m", "--warmup", "30s"}, &stdout, &stderr)
 	if code != exitOK {
@@ -62,16 +58,21 @@ func TestK8sManifestCommand(t *testing.T) {
 		t.Fatalf("jobs %+v", jobs)
 	}
 	load := strings.Join(jobs[0].Spec.Template.Spec.Containers[0].Args, " ")
-	for _, want := range []string{"--shard $(JOB_COMPLETION_INDEX)/8", "--sessions 4000 --duration 10m --warmup 30s", "--scenario /etc/reactor-harness/slow.yaml"} {
+	for _, want := range []string{"--shard $(JOB_COMPLETION_INDEX)/8", "--sessions 4000 --duration 10m --warmup 30s"} {
 		if !strings.Contains(load, want) {
 			t.Errorf("load args %q lack %q", load, want)
 		}
+	}
+	if strings.Contains(load, "scenario") {
+		t.Errorf("load args %q name a scenario", load)
 	}
 	merge := strings.Join(jobs[1].Spec.Template.Spec.Containers[0].Args, " ")
 	if !strings.Contains(merge, "--threshold frame_latency.p99<120ms --threshold errors.rate<1%") || !strings.Contains(merge, "/results/shard-7") {
 		t.Errorf("merge args %q", merge)
 	}
-	if cm.Data["slow.yaml"] != "name: slow\n" {
+	// The ConfigMap records the two command lines and holds nothing else.
+	if len(cm.Data) != 2 || !strings.Contains(cm.Data["load-command"], "--sessions 4000") ||
+		!strings.Contains(cm.Data["merge-command"], "--threshold 'frame_latency.p99<120ms'") {
 		t.Errorf("config map %v", cm.Data)
 	}
 	// --out writes a file instead.
@@ -95,12 +96,27 @@ func TestK8sManifestUsageErrors(t *testing.T) {
 		"unknown load arg": append(append([]string{}, base...), "--", "--sesions", "5"),
 		"reserved load":    append(append([]string{}, base...), "--", "--shard", "0/2"),
 		"stray argument":   append(append([]string{}, base...), "extra"),
-		"missing scenario": append(append([]string{}, base...), "--scenario", "/nonexistent.yaml"),
+		"scenario flag":    append(append([]string{}, base...), "--scenario", "s.yaml"),
+		"scenario in load": append(append([]string{}, base...), "--", "--sessions", "5", "--scenario", "s.yaml"),
 		"bad flag":         {"k8s-manifest", "--frobnicate"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := dispatch(args, &stdout, &stderr); code != exitUsage {
 			t.Errorf("%s: exit %d, want 2 (%s)", name, code, stderr.String())
 		}
+	}
+}
+
+// Shards always have a real target, so a scenario has no place in the
+// manifest: the help does not offer one and a load argument is refused.
+func TestK8sManifestNoScenario(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := dispatch([]string{"k8s-manifest", "--help"}, &stdout, &stderr); code != exitOK || strings.Contains(strings.ToLower(stderr.String()), "scenario") {
+		t.Errorf("help: exit %d\n%s", code, stderr.String())
+	}
+	stderr.Reset()
+	code := dispatch([]string{"k8s-manifest", "--image", "i", "--shards", "2", "--target", "http://t", "--", "--scenario", "s.yaml"}, &stdout, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "a shard always has a real target") {
+		t.Errorf("scenario in load args: exit %d: %s", code, stderr.String())
 	}
 }

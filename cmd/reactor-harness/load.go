@@ -97,7 +97,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
 	fs.StringVar(&f.target, "target", "", "base URL of the Reactor deployment; empty = start the embedded mock on loopback")
 	fs.StringVar(&f.apiKey, "api-key", os.Getenv("REACTOR_API_KEY"), "API key (env REACTOR_API_KEY; the embedded mock's key by default)")
 	fs.StringVar(&f.model, "model", client.DefaultModel, "model name")
-	fs.StringVar(&f.scenario, "scenario", "", "scenario file for the embedded mock")
+	fs.StringVar(&f.scenario, "scenario", "", "scenario file for the embedded mock (not with --target: load it into the mock target instead)")
 	fs.IntVar(&f.sessions, "sessions", 10, "closed model: number of concurrent sessions")
 	fs.Float64Var(&f.rate, "rate", 0, "open model: sessions started per second (overrides --sessions)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 0, "open model: cap on sessions started (0 = no cap)")
@@ -119,6 +119,13 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "reactor-harness load: unexpected argument %q\n", fs.Arg(0))
+		return nil, exitUsage
+	}
+	// The scenario scripts the embedded mock only; with --target it would
+	// be silently ignored and the run would not measure what was asked.
+	if f.scenario != "" && f.target != "" {
+		fmt.Fprintln(stderr, "reactor-harness load: --scenario configures the embedded mock and has no effect with --target; "+
+			"to script a mock target, load the scenario into it (reactor-harness mock --scenario FILE, or PUT /__admin/scenario)")
 		return nil, exitUsage
 	}
 	if _, err := client.ParseInterceptors(f.interceptors); err != nil {

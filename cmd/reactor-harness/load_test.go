@@ -19,3 +19,21 @@ func TestLoadFlagsUsage(t *testing.T) {
 		t.Fatalf("parse: code %d, flags %+v", code, f)
 	}
 }
+
+// TestLoadScenarioWithTarget: the scenario scripts only the embedded mock,
+// so together with --target it is a usage error, not silently dropped.
+func TestLoadScenarioWithTarget(t *testing.T) {
+	var errb bytes.Buffer
+	if f, code := parseLoadFlags([]string{"--target", "http://127.0.0.1:1", "--scenario", "s.yaml"}, &errb); code != exitUsage || f != nil ||
+		!strings.Contains(errb.String(), "--scenario configures the embedded mock") || !strings.Contains(errb.String(), "mock --scenario FILE") {
+		t.Fatalf("--scenario with --target: code %d, stderr %q", code, errb.String())
+	}
+	errb.Reset()
+	if f, code := parseLoadFlags([]string{"--scenario", "s.yaml"}, &errb); code >= 0 || f.scenario != "s.yaml" {
+		t.Fatalf("--scenario alone: code %d, stderr %q", code, errb.String())
+	}
+	errb.Reset()
+	if f, code := parseLoadFlags([]string{"--target", "http://127.0.0.1:1"}, &errb); code >= 0 || f.target != "http://127.0.0.1:1" {
+		t.Fatalf("--target alone: code %d, stderr %q", code, errb.String())
+	}
+}

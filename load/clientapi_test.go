@@ -25,15 +25,7 @@ func TestNewClientAPIUsage(t *testing.T) {
 // the only interceptor: every session must be ready and stream, with no
 // error.
 func TestClientSessionCheapAPI(t *testing.T) {
-	sc := mockserver.DefaultScenario()
-	sc.Limits.MaxConcurrentSessions, sc.Limits.CreatesPerMinute = mockserver.Unlimited, mockserver.Unlimited
-	srv, err := mockserver.New(mockserver.WithScenario(sc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	srv := startUnlimitedMock(t)
 	t.Cleanup(func() { _ = srv.Close() })
 	api, closeAPI, err := load.NewClientAPI(load.WithLoopbackOnly(true),
 		load.WithInterceptors(client.InterceptorsReports))

@@ -32,15 +32,7 @@ func (p *readyProgress) Done(load.Snapshot) {}
 // transport_lost (not silently "completed" with frames that stopped);
 // the run still ends on time.
 func TestClientSessionTransportLost(t *testing.T) {
-	sc := mockserver.DefaultScenario()
-	sc.Limits.MaxConcurrentSessions, sc.Limits.CreatesPerMinute = mockserver.Unlimited, mockserver.Unlimited
-	srv, err := mockserver.New(mockserver.WithScenario(sc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	srv := startUnlimitedMock(t)
 	var closeOnce sync.Once
 	closeSrv := func() { closeOnce.Do(func() { _ = srv.Close() }) }
 	t.Cleanup(closeSrv)
@@ -85,4 +77,21 @@ func TestClientSessionTransportLost(t *testing.T) {
 	if rs.Counters["frames"] == 0 {
 		t.Error("no frames before the mock closed")
 	}
+}
+
+// startUnlimitedMock starts an in-process mock on loopback with the
+// account quotas lifted (a load test is not a quota test). Closing it is
+// the caller's: some tests close it mid-run.
+func startUnlimitedMock(t *testing.T) *mockserver.Server {
+	t.Helper()
+	sc := mockserver.DefaultScenario()
+	sc.Limits.MaxConcurrentSessions, sc.Limits.CreatesPerMinute = mockserver.Unlimited, mockserver.Unlimited
+	srv, err := mockserver.New(mockserver.WithScenario(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }

@@ -22,23 +22,11 @@ func TestBroadcasterRealClockDelayAndClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var streams []*Stream
-	var writers []*recordWriter
-	for i := range 4 {
-		s, err := b.NewStream(StreamConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := &recordWriter{}
-		if _, err := s.Bind(newFakeContext(w, true)); err != nil {
-			t.Fatal(err)
-		}
+	streams, writers := bindStreams(t, b, 4, func(i int, s *Stream) {
 		if i%2 == 0 { // half the streams delayed, half not
 			s.SetDelay(delay)
 		}
-		s.Resume()
-		streams, writers = append(streams, s), append(writers, w)
-	}
+	})
 	waitFrames(t, streams, 10)
 	b.Close()
 	after := len(writers[0].packets())

@@ -10,9 +10,17 @@ import (
 func phasedStreams(t *testing.T, phases, n int) (*Broadcaster, []*Stream, []*recordWriter) {
 	t.Helper()
 	b := phasedBroadcaster(t, 1, phases)
+	streams, writers := bindStreams(t, b, n, nil)
+	return b, streams, writers
+}
+
+// bindStreams creates n streams on b, each bound to its own recordWriter,
+// calls setup (if any) on each, then resumes it.
+func bindStreams(t *testing.T, b *Broadcaster, n int, setup func(i int, s *Stream)) ([]*Stream, []*recordWriter) {
+	t.Helper()
 	var streams []*Stream
 	var writers []*recordWriter
-	for range n {
+	for i := range n {
 		s, err := b.NewStream(StreamConfig{})
 		if err != nil {
 			t.Fatal(err)
@@ -21,10 +29,13 @@ func phasedStreams(t *testing.T, phases, n int) (*Broadcaster, []*Stream, []*rec
 		if _, err := s.Bind(newFakeContext(w, true)); err != nil {
 			t.Fatal(err)
 		}
+		if setup != nil {
+			setup(i, s)
+		}
 		s.Resume()
 		streams, writers = append(streams, s), append(writers, w)
 	}
-	return b, streams, writers
+	return streams, writers
 }
 
 func TestPhasesSpreadCaptures(t *testing.T) {

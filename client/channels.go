@@ -454,9 +454,6 @@ type waiter struct {
 
 func (c *Client) await(id string) chan *Message { return c.addWaiter(id, false) }
 
-// awaitPing registers the v1 Ping request id.
-func (c *Client) awaitPing(id string) chan *Message { return c.addWaiter(id, true) }
-
 func (c *Client) addWaiter(id string, ping bool) chan *Message {
 	ch := make(chan *Message, 1)
 	c.wmu.Lock()

@@ -26,7 +26,7 @@ func BenchmarkPingReply(b *testing.B) {
 				if codec == CodecV0 {
 					ch = c.awaitSchema(true)
 				} else {
-					ch = c.awaitPing("ctrl_1")
+					ch = c.addWaiter("ctrl_1", true)
 				}
 				c.onChannelMessage(nil, label, m)
 				if msg := <-ch; msg == nil {

@@ -55,7 +55,7 @@ func checkSchemaMessage(t *testing.T, got []Message) {
 func TestPingReplyV1(t *testing.T) {
 	c, got := pingClient(t, CodecV1)
 	label, frame := schemaReply(t, CodecV1, "ctrl_7")
-	ch := c.awaitPing("ctrl_7")
+	ch := c.addWaiter("ctrl_7", true)
 	t0 := time.Now()
 	c.onChannelMessage(nil, label, frame)
 	msg := replyOf(t, ch)
@@ -88,7 +88,7 @@ func TestPingErrorReplyV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := c.awaitPing("ctrl_2")
+	ch := c.addWaiter("ctrl_2", true)
 	c.onChannelMessage(nil, LabelControl, webrtc.DataChannelMessage{Data: b})
 	if msg := replyOf(t, ch); msg.Error == nil || msg.Error.Code != wirev1.CodeInternalError {
 		t.Errorf("reply = %+v, want the error", msg)

@@ -14,7 +14,7 @@ import (
 // TestNewClientAPIUsage: a bad interceptor set is the caller's mistake
 // (exit code 2), not the harness failing.
 func TestNewClientAPIUsage(t *testing.T) {
-	_, _, err := load.NewClientAPI(load.WithInterceptors("bogus"))
+	_, err := load.NewClientAPI(load.WithInterceptors("bogus"))
 	var ue *load.UsageError
 	if !errors.As(err, &ue) {
 		t.Errorf("err %v, want a UsageError", err)
@@ -27,7 +27,7 @@ func TestNewClientAPIUsage(t *testing.T) {
 func TestClientSessionCheapAPI(t *testing.T) {
 	srv := startUnlimitedMock(t)
 	t.Cleanup(func() { _ = srv.Close() })
-	api, closeAPI, err := load.NewClientAPI(load.WithLoopbackOnly(true),
+	api, err := load.NewClientAPI(load.WithLoopbackOnly(true),
 		load.WithInterceptors(client.InterceptorsReports))
 	if err != nil {
 		t.Fatal(err)
@@ -45,9 +45,6 @@ func TestClientSessionCheapAPI(t *testing.T) {
 	res, err := r.Run(ctx)
 	if err != nil {
 		t.Fatalf("run: %v", err)
-	}
-	if err := closeAPI(); err != nil {
-		t.Errorf("close the client API: %v", err)
 	}
 	rs := res.Results
 	if rs.Counters["sessions_ready"] != n || len(rs.Errors) != 0 {

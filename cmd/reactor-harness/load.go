@@ -50,12 +50,11 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer stopMock()
-	api, closeAPI, err := loadClientAPI(f, target)
+	api, err := loadClientAPI(f, target)
 	if err != nil {
 		fmt.Fprintln(stderr, "reactor-harness load:", err)
 		return load.ExitCode(nil, err)
 	}
-	defer func() { _ = closeAPI() }()
 	fn, err := loadSession(f, target, key, api)
 	if err != nil {
 		fmt.Fprintln(stderr, "reactor-harness load:", err)
@@ -172,13 +171,11 @@ func loadTarget(f *loadFlags, stdout io.Writer) (string, string, func(), error) 
 	return srv.URL(), key, func() { _ = srv.Close() }, nil
 }
 
-// loadClientAPI builds the pion API every session shares.
-func loadClientAPI(f *loadFlags, target string) (*webrtc.API, func() error, error) {
-	set, err := client.ParseInterceptors(f.interceptors)
-	if err != nil {
-		return nil, nil, &load.UsageError{Err: fmt.Errorf("--%w", err)}
-	}
-	return load.NewClientAPI(load.WithLoopbackOnly(isLoopback(target)), load.WithInterceptors(set))
+// loadClientAPI builds the pion API every session shares (parseLoadFlags
+// has already checked --interceptors).
+func loadClientAPI(f *loadFlags, target string) (*webrtc.API, error) {
+	return load.NewClientAPI(load.WithLoopbackOnly(isLoopback(target)),
+		load.WithInterceptors(client.Interceptors(f.interceptors)))
 }
 
 func loadSession(f *loadFlags, target, key string, api *webrtc.API) (load.SessionFunc, error) {

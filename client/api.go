@@ -33,6 +33,11 @@ type APIOptions struct {
 	// but no retransmission requests and no receiver reports. It overrides
 	// Interceptors (same as InterceptorsNone).
 	DisableInterceptors bool
+	// DisableArrivalStamps leaves the client's UDP sockets unwrapped:
+	// frames then arrive when pion hands out their last packet, after its
+	// receive path, rather than when the kernel received it (see
+	// Frame.Arrival). Arrivals are never stamped with UDPMux.
+	DisableArrivalStamps bool
 	// Setting, when set, may adjust the SettingEngine last.
 	Setting func(*webrtc.SettingEngine)
 }
@@ -104,6 +109,13 @@ func NewAPI(opts APIOptions) (*webrtc.API, error) {
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
+	if !opts.DisableArrivalStamps && opts.UDPMux == nil {
+		n, err := newStampNet()
+		if err != nil {
+			return nil, fmt.Errorf("client: network: %w", err)
+		}
+		se.SetNet(n)
+	}
 	switch {
 	case opts.UDPMux != nil:
 		se.SetICEUDPMux(opts.UDPMux)
@@ -125,9 +137,11 @@ type Interceptors string
 
 // The interceptor sets, from the most browser-like to none.
 const (
-	// InterceptorsDefault is pion's default set: NACK generator and
-	// responder, RTCP receiver and sender reports, the stats interceptor and
-	// TWCC feedback (transport-cc negotiated), as a browser would.
+	// InterceptorsDefault sends what a browser sends: NACK (generator and
+	// responder), RTCP receiver and sender reports and TWCC feedback
+	// (transport-cc negotiated). It is pion's default set without the stats
+	// interceptor, which puts nothing on the wire and serves only GetStats
+	// (never called here) at the price of a copy of every packet's header.
 	InterceptorsDefault Interceptors = "default"
 	// InterceptorsMinimal keeps what a receiver needs on a lossy network:
 	// RTCP reports and NACK (retransmission requests). It drops TWCC
@@ -160,7 +174,12 @@ func ParseInterceptors(s string) (Interceptors, error) {
 func registerInterceptors(m *webrtc.MediaEngine, ir *interceptor.Registry, set Interceptors) error {
 	switch set {
 	case "", InterceptorsDefault:
-		return webrtc.RegisterDefaultInterceptors(m, ir)
+		if err := webrtc.ConfigureNack(m, ir); err != nil {
+			return err
+		}
+		if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
+			return err
+		}
 	case InterceptorsNone:
 		return nil
 	case InterceptorsMinimal:

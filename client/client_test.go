@@ -350,6 +350,11 @@ func TestConnectV1FullFlow(t *testing.T) {
 		if lat := fr.Latency(); lat < 0 || lat > 2*time.Second {
 			t.Fatalf("frame %d: latency %s", i, lat)
 		}
+		// NewAPI stamps arrivals at the socket: the track reader had the
+		// frame after it arrived (wall clock: allow a millisecond).
+		if fr.Read.IsZero() || fr.Read.Before(fr.Arrival.Add(-time.Millisecond)) {
+			t.Fatalf("frame %d: arrival %v, read %v", i, fr.Arrival, fr.Read)
+		}
 		if i > 0 && (fr.Stamp.Seq != got[i-1].Stamp.Seq+1 || fr.SeqGapBefore != 0) {
 			t.Fatalf("frame %d: seq %d after %d, gap %d", i, fr.Stamp.Seq, got[i-1].Stamp.Seq, fr.SeqGapBefore)
 		}

@@ -19,8 +19,15 @@ type Frame struct {
 	Track string
 	// Kind is "video" or "audio".
 	Kind string
-	// Arrival is when the frame's last packet was read.
+	// Arrival is when the frame's last packet reached the client: the
+	// kernel's receive timestamp of the datagram on Linux (the socket read
+	// elsewhere) or, with APIOptions.DisableArrivalStamps or an API not
+	// built by NewAPI, when pion handed the packet out.
 	Arrival time.Time
+	// Read is when the client's track reader had the frame's last packet,
+	// after pion's receive path. Read − Arrival is the client's own receive
+	// lag; Read is zero when Arrival itself was taken there.
+	Read time.Time
 	// RTPTimestamp is the frame's RTP timestamp.
 	RTPTimestamp uint32
 	// Stamp is the harness's frame stamp (capture µs, frame sequence,
@@ -108,7 +115,8 @@ type pending struct {
 	keyframe   bool
 	packets    int
 	bytes      int
-	arrival    time.Time
+	arrival    time.Time // latest packet arrival
+	read       time.Time // latest packet read, zero when unstamped
 	stamp      rtpext.FrameStamp
 	hasStamp   bool
 	abs        time.Time
@@ -157,8 +165,9 @@ func (r *reassembler) unwrap(seq uint16) int64 {
 	return ext
 }
 
-// push adds one packet read at now.
-func (r *reassembler) push(p *rtp.Packet, now time.Time) {
+// push adds one packet that arrived at arrival and was read at read (zero
+// when arrival is the read time).
+func (r *reassembler) push(p *rtp.Packet, arrival, read time.Time) {
 	ext := r.unwrap(p.SequenceNumber)
 	if len(p.Payload) == 0 {
 		r.pads.Add(1)
@@ -182,7 +191,12 @@ func (r *reassembler) push(p *rtp.Packet, now time.Time) {
 	r.bytes.Add(uint64(len(p.Payload)))
 	s.packets++
 	s.bytes += len(p.Payload)
-	s.arrival = now
+	if arrival.After(s.arrival) {
+		s.arrival = arrival
+	}
+	if read.After(s.read) {
+		s.read = read
+	}
 	if ext == s.low {
 		s.lowIsStart, s.keyframe = frameStart(r.codec, p.Payload)
 	}
@@ -311,7 +325,7 @@ func (r *reassembler) report(s *pending, complete bool) {
 		r.incomplete.Add(1)
 	}
 	r.lost.Add(uint64(gap))
-	f := Frame{Track: r.track, Kind: r.kind, Arrival: s.arrival, RTPTimestamp: s.ts, AbsCapture: s.abs,
+	f := Frame{Track: r.track, Kind: r.kind, Arrival: s.arrival, Read: s.read, RTPTimestamp: s.ts, AbsCapture: s.abs,
 		Packets: s.packets, Bytes: s.bytes, SeqGapBefore: gap, Complete: complete, Keyframe: s.keyframe}
 	if s.hasStamp {
 		st := s.stamp

@@ -69,7 +69,33 @@ func pushAll(r *reassembler, pkts ...*rtp.Packet) {
 		if err := q.Unmarshal(b); err != nil {
 			panic(err)
 		}
-		r.push(&q, now.Add(time.Duration(i)*time.Millisecond))
+		r.push(&q, now.Add(time.Duration(i)*time.Millisecond), time.Time{})
+	}
+}
+
+// TestReassembleArrivalIsLatestStamp: with socket stamps, a frame arrives
+// at the latest arrival among its packets (not the last one read, which
+// may have been received earlier), and Read is the latest read.
+func TestReassembleArrivalIsLatestStamp(t *testing.T) {
+	var col collector
+	r := newTestReassembler(&col)
+	base := time.Unix(1_800_000_000, 0)
+	ms := func(n int) time.Time { return base.Add(time.Duration(n) * time.Millisecond) }
+	f := frameOf(100, 0, true)
+	r.push(f[0], ms(1), ms(10))
+	r.push(f[2], ms(5), ms(11)) // the marker arrived last
+	r.push(f[1], ms(3), ms(12)) // the middle packet, reordered in pion, is read last
+	if len(col.frames) != 1 {
+		t.Fatalf("got %d frames, want 1", len(col.frames))
+	}
+	got := col.frames[0]
+	if !got.Arrival.Equal(ms(5)) || !got.Read.Equal(ms(12)) {
+		t.Fatalf("arrival %v read %v, want +5ms and +12ms", got.Arrival.Sub(base), got.Read.Sub(base))
+	}
+	// Unstamped packets leave Read zero.
+	pushAll(r, frameOf(100, 1, false)...)
+	if len(col.frames) != 2 || !col.frames[1].Read.IsZero() {
+		t.Fatalf("unstamped frame: %+v", col.frames[1:])
 	}
 }
 
@@ -296,7 +322,7 @@ func BenchmarkReassemble(b *testing.B) {
 		}
 		pkt.SequenceNumber += lap * uint16(len(raw))
 		pkt.Timestamp += uint32(lap) * 64 * 3000
-		r.push(&pkt, now)
+		r.push(&pkt, now, now)
 	}
 	b.StopTimer()
 	if b.N > 2*len(raw) && frames == 0 {

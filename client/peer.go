@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -321,6 +322,7 @@ func (cn *conn) readTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 
 	buf := make([]byte, readBufSize)
 	var pkt rtp.Packet
+	stamps := arrivalStamps{pc: cn.pc}
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -332,7 +334,54 @@ func (cn *conn) readTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		if pkt.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		ra.push(&pkt, time.Now())
+		now := time.Now()
+		if at, ok := stamps.lookup(pkt.SSRC, pkt.SequenceNumber); ok {
+			ra.push(&pkt, at, now)
+		} else {
+			ra.push(&pkt, now, time.Time{})
+		}
+	}
+}
+
+// arrivalStamps finds a track's packets in the ring of the socket its
+// peer connection receives on (the selected ICE pair's local address).
+type arrivalStamps struct {
+	pc    *webrtc.PeerConnection
+	ring  *stampRing
+	local netip.AddrPort
+	miss  int // lookups since the ring was last resolved
+}
+
+func (a *arrivalStamps) lookup(ssrc uint32, seq uint16) (time.Time, bool) {
+	if a.ring != nil {
+		if at, ok := a.ring.lookup(ssrc, seq); ok {
+			a.miss = 0
+			return at, true
+		}
+	}
+	// Resolve on the first packet, then again after a run of misses: the
+	// selected pair may change, or the socket may not be stamped at all.
+	if a.miss%256 == 0 {
+		a.resolve()
+	}
+	a.miss++
+	if a.ring == nil {
+		return time.Time{}, false
+	}
+	return a.ring.lookup(ssrc, seq)
+}
+
+func (a *arrivalStamps) resolve() {
+	pair, err := a.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		return
+	}
+	addr, err := netip.ParseAddr(pair.Local.Address)
+	if err != nil {
+		return
+	}
+	if local := netip.AddrPortFrom(addr, pair.Local.Port); local != a.local || a.ring == nil {
+		a.local, a.ring = local, ringFor(local)
 	}
 }
 

@@ -449,6 +449,11 @@ func (r *Results) autoNotes() {
 	if r.Histograms[FrameLatency.String()].TotalCount() == 0 && r.Histograms[OneWayDelayVariation.String()].TotalCount() > 0 {
 		add("target does not stamp capture times; frame_latency replaced by one_way_delay_variation")
 	}
+	if lag := r.Histograms[ReceiveLag.String()]; lag.TotalCount() > 0 {
+		add(fmt.Sprintf("a frame arrives when its last packet reached the runner's socket (kernel receive timestamps), so the runner's own "+
+			"delays are not in frame_latency; receive_lag is that delay (p99 %.3f ms): a large one means the runner, not the target, was busy",
+			float64(lag.ValueAtQuantile(99))/1000))
+	}
 	if d := r.DroppedTotal(); d > 0 {
 		add(fmt.Sprintf("%d values were dropped merging histograms (a bug: all histograms share one geometry)", d))
 	}

@@ -51,7 +51,8 @@ type SessionConfig struct {
 	// every CommandInterval (0 = none after the first round).
 	Commands        []CommandStep
 	CommandInterval time.Duration
-	// PingInterval spaces data-channel round trips (0 = no pings).
+	// PingInterval spaces data-channel round trips (0 = no pings); the
+	// first is sent as soon as the session is ready.
 	PingInterval time.Duration
 	// FrameInterval is the emission interval for coordinated-omission
 	// correction; 0 = from the session's capabilities (emission_fps).
@@ -157,6 +158,14 @@ func frameInterval(cfg SessionConfig, c *client.Client) time.Duration {
 	return time.Second / 30
 }
 
+// DefaultPingInterval is the load command's probe period: the JS SDK's own
+// keep-alive period, so a probed session sends the target what an SDK
+// session would. Each probe is a schema request, and the reply is the
+// runtime's whole schema: at one per second it was a tenth of the runner's
+// and the embedded mock's CPU at 300 sessions (SCTP and DTLS work for
+// multi-packet replies), load a real client does not add.
+const DefaultPingInterval = 5 * time.Second
+
 // drive sends commands and pings until the run ends.
 func drive(ctx context.Context, c *client.Client, cfg SessionConfig, rec *Recorder, fr *frameRecorder, id int) error {
 	next, sent := 0, uint32(0)
@@ -181,6 +190,16 @@ func drive(ctx context.Context, c *client.Client, cfg SessionConfig, rec *Record
 			send()
 		}
 	}
+	ping := func() {
+		if rtt, err := c.Ping(ctx); err == nil {
+			rec.Record(DCRTT, rtt)
+		} else if ctx.Err() == nil {
+			rec.Error(ErrorClass(err))
+		}
+	}
+	if cfg.PingInterval > 0 {
+		ping() // a short run and the clock-offset estimate get a round trip
+	}
 	cmdTick := newTicker(cfg.CommandInterval)
 	pingTick := newTicker(cfg.PingInterval)
 	defer cmdTick.Stop()
@@ -194,11 +213,7 @@ func drive(ctx context.Context, c *client.Client, cfg SessionConfig, rec *Record
 				send()
 			}
 		case <-pingTick.C:
-			if rtt, err := c.Ping(ctx); err == nil {
-				rec.Record(DCRTT, rtt)
-			} else if ctx.Err() == nil {
-				rec.Error(ErrorClass(err))
-			}
+			ping()
 		}
 	}
 }
@@ -289,6 +304,9 @@ func (f *frameRecorder) onFrame(fr client.Frame) {
 	b.Count(PacketsLost, int64(fr.SeqGapBefore))
 	if !f.last.IsZero() {
 		b.Record(InterFrameGap, fr.Arrival.Sub(f.last))
+	}
+	if !fr.Read.IsZero() {
+		b.Record(ReceiveLag, fr.Read.Sub(fr.Arrival))
 	}
 	f.last = fr.Arrival
 	if fr.Stamp == nil {

@@ -29,6 +29,7 @@ const (
 	CommandToEffect                     // command sent → first frame whose command id shows it
 	DCRTT                               // data-channel ping round trip
 	OneWayDelayVariation                // from RTP timestamps, when the target stamps no capture time
+	ReceiveLag                          // kernel arrival of a frame's last packet → the runner read it (the runner's own lag)
 	numMetrics
 )
 
@@ -45,6 +46,7 @@ var metricNames = [numMetrics]string{
 	CommandToEffect:       "command_to_effect",
 	DCRTT:                 "dc_rtt",
 	OneWayDelayVariation:  "one_way_delay_variation",
+	ReceiveLag:            "receive_lag",
 }
 
 // SteadyState reports whether m samples the running stream (frames,

@@ -25,7 +25,7 @@ import (
 // loadFlags are the load command's settings before validation.
 type loadFlags struct {
 	target, apiKey, model, scenario, out, shard, codec string
-	cpuProfile, interceptors                           string
+	cpuProfile, memProfile, interceptors               string
 	sessions, maxSessions                              int
 	rate                                               float64
 	ramp, duration, warmup, interval                   time.Duration
@@ -78,6 +78,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		return exitHarnessError
 	}
 	defer stopProfile()
+	defer writeHeapProfile(f.memProfile, stderr)
 	fmt.Fprintf(stdout, "load: %s against %s, results in %s\n", describeLoad(f), target, f.out)
 	res, err := r.Run(ctx)
 	if res != nil {
@@ -106,13 +107,15 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
 	fs.DurationVar(&f.interval, "interval", time.Second, "interval-log and progress period")
 	fs.Var(&f.commands, "commands", "command sent in rotation: name or name={json} (repeatable; default set_prompt, start, set_prompt)")
 	fs.DurationVar(&f.commandInterval, "command-interval", 3*time.Second, "time between commands of a session (0 = only the first round)")
-	fs.DurationVar(&f.pingInterval, "ping-interval", time.Second, "data-channel round-trip probe period (0 = none)")
+	fs.DurationVar(&f.pingInterval, "ping-interval", load.DefaultPingInterval,
+		"data-channel round-trip probe period, the first one as soon as a session is ready (0 = none; the default is the JS SDK's keep-alive period)")
 	fs.StringVar(&f.codec, "codec", "v1", "data-channel wire: v0 (JSON envelope) or v1 (protobuf)")
 	fs.StringVar(&f.out, "out", "", "results folder (default results/load-<time>)")
 	fs.Var(&f.thresholds, "threshold", "threshold, e.g. frame_latency.p99<50ms or errors.rate<1% (repeatable)")
 	fs.StringVar(&f.shard, "shard", "", "run shard i of n (\"i/n\", 0-based)")
 	fs.StringVar(&f.interceptors, "interceptors", "default", "pion interceptors per session: default (NACK, RTCP reports, stats, TWCC feedback), minimal (NACK, RTCP reports), reports (RTCP reports only), none")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (read with go tool pprof)")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile (allocations since start, and live heap) to this file when the run ends")
 	if err := fs.Parse(args); err != nil {
 		return nil, exitUsage
 	}
@@ -245,6 +248,25 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); _ = fh.Close() }, nil
+}
+
+// writeHeapProfile writes the heap profile at the end of the run; its
+// alloc_space view shows where the run's garbage came from, which is what
+// sets the GC cost at high session counts.
+func writeHeapProfile(path string, stderr io.Writer) {
+	if path == "" {
+		return
+	}
+	fh, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(fh, 0)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "reactor-harness load: --memprofile:", err)
+	}
 }
 
 func parseShard(s string) (int, int, error) {

@@ -233,6 +233,8 @@ def main():
         "fl_p99_ms": fl.get("p99_ms"), "fl_max_ms": fl.get("max_ms"),
         "gap_p99_ms": m.get("inter_frame_gap", {}).get("p99_ms"),
         "dc_rtt_p50_ms": m.get("dc_rtt", {}).get("p50_ms"),
+        "dc_rtt_p99_ms": m.get("dc_rtt", {}).get("p99_ms"),
+        "rl_p99_ms": m.get("receive_lag", {}).get("p99_ms"),
     }
     rows = smp.rows
     w0, w1 = warm + 0.3, dur - 0.3

@@ -21,4 +21,4 @@ for rep in $(seq "$REPS"); do
     done
   done
 done
-stats "$J" --by tag,mode,sessions --fields fl_min_ms,fl_p50_ms,fl_p99_ms,fps_per_session,packets_lost,missing_frames,others_cores
+stats "$J" --by tag,mode,sessions --fields fl_min_ms,fl_p50_ms,fl_p99_ms,rl_p99_ms,fps_per_session,packets_lost,missing_frames,others_cores

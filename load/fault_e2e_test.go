@@ -95,3 +95,60 @@ func startUnlimitedMock(t *testing.T) *mockserver.Server {
 	}
 	return srv
 }
+
+// TestClientSessionFramesTimedAtTheSocket: with the mock delaying every
+// frame by D after its capture stamp, frame_latency reads D (it ends at
+// the kernel's receive timestamp of the last packet), and receive_lag,
+// the runner's own delay after that, has a sample per frame. A client API
+// without arrival stamps records no receive_lag: its frames are timed
+// when the track reader has them.
+func TestClientSessionFramesTimedAtTheSocket(t *testing.T) {
+	const delay = 30 * time.Millisecond
+	for _, stamps := range []bool{true, false} {
+		sc := mockserver.DefaultScenario()
+		sc.Limits.MaxConcurrentSessions, sc.Limits.CreatesPerMinute = mockserver.Unlimited, mockserver.Unlimited
+		sc.Media.FrameDelay = mockserver.Duration(delay)
+		srv, err := mockserver.New(mockserver.WithScenario(sc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Close() })
+		api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, DisableArrivalStamps: !stamps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn := load.ClientSession(load.SessionConfig{Client: client.Config{BaseURL: srv.URL(), APIKey: mockserver.DefaultAPIKey, API: api}})
+		r, err := load.New(fn, load.WithSessions(2), load.WithDuration(3*time.Second), load.WithInterval(250*time.Millisecond),
+			load.WithOutDir(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		res, err := r.Run(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("stamps=%v: run: %v", stamps, err)
+		}
+		rs := res.Results
+		fl, lag := rs.Histograms[load.FrameLatency.String()], rs.Histograms[load.ReceiveLag.String()]
+		frames := rs.Counters["frames"]
+		if frames == 0 || fl == nil || fl.TotalCount() != frames {
+			t.Fatalf("stamps=%v: %d frames, frame_latency %v", stamps, frames, fl)
+		}
+		// The delayed send is never early; the generous upper bound keeps a
+		// busy CI machine from failing what is a ±0.5 ms target on a quiet one.
+		if p50 := time.Duration(fl.ValueAtQuantile(50)) * time.Microsecond; p50 < delay-time.Millisecond || p50 > delay+10*time.Millisecond {
+			t.Errorf("stamps=%v: frame_latency p50 %v, want ≈ %v", stamps, p50, delay)
+		}
+		var lagCount int64
+		if lag != nil {
+			lagCount = lag.TotalCount()
+		}
+		if want := map[bool]int64{true: frames, false: 0}[stamps]; lagCount != want {
+			t.Errorf("stamps=%v: %d receive_lag samples for %d frames, want %d", stamps, lagCount, frames, want)
+		}
+	}
+}

@@ -84,10 +84,16 @@ func (r *stampRing) noteRTP(b []byte, at int64) {
 var stampRings sync.Map // netip.AddrPort → *stampRing
 
 func ringFor(local netip.AddrPort) *stampRing {
-	if v, ok := stampRings.Load(local); ok {
+	if v, ok := stampRings.Load(unmapped(local)); ok {
 		return v.(*stampRing)
 	}
 	return nil
+}
+
+// unmapped keys IPv4 sockets by their 4-byte address, however the address
+// was spelled (a 16-byte net.IP gives ::ffff:a.b.c.d).
+func unmapped(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
 // stampNet is pion's standard network with stamping UDP sockets.
@@ -114,10 +120,15 @@ func (n stampNet) ListenPacket(network, address string) (net.PacketConn, error) 
 	return c, nil
 }
 
+// ListenUDP wraps the host candidates' sockets; the mDNS socket (a
+// multicast group, read in batches through x/net) is left as it is.
 func (n stampNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
 	c, err := n.Net.ListenUDP(network, laddr)
 	if err != nil {
 		return nil, err
+	}
+	if laddr != nil && laddr.IP.IsMulticast() {
+		return c, nil
 	}
 	if u, ok := c.(*net.UDPConn); ok {
 		return newStampConn(u), nil
@@ -139,7 +150,7 @@ type stampConn struct {
 }
 
 func newStampConn(u *net.UDPConn) *stampConn {
-	c := &stampConn{UDPConn: u, ring: &stampRing{}, local: u.LocalAddr().(*net.UDPAddr).AddrPort()}
+	c := &stampConn{UDPConn: u, ring: &stampRing{}, local: unmapped(u.LocalAddr().(*net.UDPAddr).AddrPort())}
 	c.kernel = enableRxTimestamps(u)
 	stampRings.Store(c.local, c.ring)
 	return c

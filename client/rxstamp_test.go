@@ -2,6 +2,7 @@ package client
 
 import (
 	"net"
+	"net/netip"
 	"runtime"
 	"testing"
 	"time"
@@ -118,5 +119,36 @@ func TestStampConnNotesArrival(t *testing.T) {
 	}
 	if ringFor(sc.local) != nil {
 		t.Fatal("ring still registered after Close")
+	}
+}
+
+// TestStampNetListenUDP: host-candidate sockets (ListenUDP, as pion
+// gathers them) are stamped and found under their address however it is
+// spelled; a multicast listen (mDNS) is not wrapped.
+func TestStampNetListenUDP(t *testing.T) {
+	n, err := newStampNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, ok := c.(*stampConn)
+	if !ok {
+		t.Fatalf("ListenUDP returned %T, want *stampConn", c)
+	}
+	mapped := netip.AddrPortFrom(netip.AddrFrom16(netip.MustParseAddr("127.0.0.1").As16()), sc.local.Port())
+	if ringFor(mapped) != sc.ring || ringFor(sc.local) != sc.ring {
+		t.Fatalf("ring not found under %v and %v", mapped, sc.local)
+	}
+	m, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 0})
+	if err != nil {
+		t.Skipf("no multicast listen here: %v", err)
+	}
+	defer m.Close()
+	if _, ok := m.(*stampConn); ok {
+		t.Fatal("a multicast socket was wrapped")
 	}
 }

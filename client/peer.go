@@ -305,9 +305,11 @@ func (cn *conn) readTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		if first && f.Complete {
 			first = false
 			if !cn.firstFrame.fired() {
+				// Timings first, then the signal: Connect returns on the
+				// signal, and its caller reads the timings.
 				cn.firstAt.CompareAndSwap(0, f.Arrival.UnixNano())
-				cn.firstFrame.fire()
 				cn.c.recordFirstFrame(cn, f.Arrival)
+				cn.firstFrame.fire()
 			}
 		}
 		if onFrame != nil {

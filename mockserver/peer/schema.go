@@ -19,7 +19,7 @@ type SchemaSource interface {
 // "data", v1 ModelSchema RESPONSE on "control". The document is taken from
 // src and encoded on the first call only; later calls reuse it, so src must
 // give the same document for the connection's life (a session's model never
-// changes). Load runners ask for it every second as a round-trip probe.
+// changes). Load runners ask for it every few seconds as a round-trip probe.
 func (c *Conn) SendSchema(requestID string, src SchemaSource) error {
 	b, err := c.schemaFrame(requestID, src)
 	if err != nil {

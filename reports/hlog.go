@@ -49,6 +49,7 @@ type HlogWriter struct {
 	bw   *bufio.Writer
 	base time.Time
 	err  error
+	enc  v2Encoder
 }
 
 // CreateHlog creates (truncates) the log file at path and writes its header.
@@ -112,7 +113,7 @@ func (w *HlogWriter) WriteInterval(tag string, start, end time.Time, h *hdr.Hist
 	if strings.ContainsAny(tag, ", \r\n") {
 		return fmt.Errorf("reports: hlog tag %q contains a comma, space or line break", tag)
 	}
-	payload, err := h.Encode(hdr.V2CompressedEncodingCookieBase)
+	payload, err := w.enc.encode(h)
 	if err != nil {
 		return fmt.Errorf("reports: encoding %s: %w", tag, err)
 	}

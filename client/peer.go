@@ -348,43 +348,41 @@ func (cn *conn) readTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 // arrivalStamps finds a track's packets in the ring of the socket its
 // peer connection receives on (the selected ICE pair's local address).
 type arrivalStamps struct {
-	pc    *webrtc.PeerConnection
-	ring  *stampRing
-	local netip.AddrPort
-	miss  int // lookups since the ring was last resolved
+	pc     *webrtc.PeerConnection
+	ring   *stampRing
+	misses int // consecutive lookups without a stamp
 }
 
 func (a *arrivalStamps) lookup(ssrc uint32, seq uint16) (time.Time, bool) {
 	if a.ring != nil {
 		if at, ok := a.ring.lookup(ssrc, seq); ok {
-			a.miss = 0
+			a.misses = 0
 			return at, true
 		}
 	}
-	// Resolve on the first packet, then again after a run of misses: the
-	// selected pair may change, or the socket may not be stamped at all.
-	if a.miss%256 == 0 {
-		a.resolve()
+	// Find the ring on the first packet, and again once per 256 misses in
+	// a row: the selected pair may change, or the socket is not stamped.
+	a.misses++
+	if a.misses%256 != 1 {
+		return time.Time{}, false
 	}
-	a.miss++
+	a.ring = a.selectedRing()
 	if a.ring == nil {
 		return time.Time{}, false
 	}
 	return a.ring.lookup(ssrc, seq)
 }
 
-func (a *arrivalStamps) resolve() {
+func (a *arrivalStamps) selectedRing() *stampRing {
 	pair, err := a.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil {
-		return
+		return nil
 	}
 	addr, err := netip.ParseAddr(pair.Local.Address)
 	if err != nil {
-		return
+		return nil
 	}
-	if local := netip.AddrPortFrom(addr, pair.Local.Port); local != a.local || a.ring == nil {
-		a.local, a.ring = local, ringFor(local)
-	}
+	return ringFor(netip.AddrPortFrom(addr, pair.Local.Port))
 }
 
 func (cn *conn) trackStats() []TrackStats {

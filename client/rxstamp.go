@@ -180,7 +180,7 @@ func (c *stampConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 
 func (c *stampConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	n, addr, err := c.ReadFromUDP(b)
-	if addr == nil {
+	if addr == nil { // a nil net.Addr, not a typed nil *net.UDPAddr
 		return n, nil, err
 	}
 	return n, addr, err

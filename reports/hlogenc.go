@@ -27,6 +27,7 @@ type v2Encoder struct {
 	zw      *zlib.Writer
 	payload []byte
 	comp    bytes.Buffer
+	raw     []byte
 	out     []byte
 }
 
@@ -86,10 +87,10 @@ func (e *v2Encoder) encode(h *hdr.Histogram) ([]byte, error) {
 	if err := e.zw.Close(); err != nil {
 		return nil, err
 	}
-	raw := make([]byte, 0, 8+e.comp.Len())
-	raw = binary.BigEndian.AppendUint32(raw, uint32(v2CompressedEncodingCookie))
+	raw := binary.BigEndian.AppendUint32(e.raw[:0], uint32(v2CompressedEncodingCookie))
 	raw = binary.BigEndian.AppendUint32(raw, uint32(e.comp.Len()))
 	raw = append(raw, e.comp.Bytes()...)
+	e.raw = raw
 	e.out = base64.StdEncoding.AppendEncode(e.out[:0], raw)
 	return e.out, nil
 }

@@ -113,7 +113,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
 	fs.StringVar(&f.out, "out", "", "results folder (default results/load-<time>)")
 	fs.Var(&f.thresholds, "threshold", "threshold, e.g. frame_latency.p99<50ms or errors.rate<1% (repeatable)")
 	fs.StringVar(&f.shard, "shard", "", "run shard i of n (\"i/n\", 0-based)")
-	fs.StringVar(&f.interceptors, "interceptors", "default", "pion interceptors per session: default (NACK, RTCP reports, stats, TWCC feedback), minimal (NACK, RTCP reports), reports (RTCP reports only), none")
+	fs.StringVar(&f.interceptors, "interceptors", "default", "pion interceptors per session: default (NACK, RTCP reports, TWCC feedback), minimal (NACK, RTCP reports), reports (RTCP reports only), none")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (read with go tool pprof)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile (allocations since start, and live heap) to this file when the run ends")
 	if err := fs.Parse(args); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/reactor-harness/reactor-harness/wire"
 )
@@ -61,6 +62,11 @@ func decodeBody(r *http.Request, v any) (present bool, e *apiError) {
 	}
 	if !json.Valid(raw) {
 		return false, errf(http.StatusBadRequest, "malformed JSON body")
+	}
+	if !utf8.Valid(raw) {
+		// JSON text is UTF-8 (RFC 8259 §8.1); Go's decoder would silently
+		// turn the bad bytes into U+FFFD, FastAPI refuses them with 400.
+		return false, errf(http.StatusBadRequest, "JSON body is not valid UTF-8")
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return true, shapeError(err)

@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -33,12 +34,19 @@ type Entry struct {
 	Auth string `json:"auth,omitempty"`
 	// TokenID is the jti of a verified JWT (not secret), so suites can see
 	// which token each request used.
-	TokenID   string          `json:"token_id,omitempty"`
-	SessionID string          `json:"session_id,omitempty"`
-	Body      json.RawMessage `json:"body,omitempty"` // JSON bodies only, redacted
-	BodyBytes int             `json:"body_bytes,omitempty"`
-	Detail    string          `json:"detail,omitempty"` // error detail sent back
-	Fault     string          `json:"fault,omitempty"`  // injected fault, if any
+	TokenID   string `json:"token_id,omitempty"`
+	SessionID string `json:"session_id,omitempty"`
+	// Body is a request body that is valid JSON in valid UTF-8, compact.
+	// Any other body is never spliced into the journal: its first
+	// MaxJournalData bytes are in BodyBase64 and BodyInvalid says why it is
+	// not in Body ("not JSON" or "invalid UTF-8").
+	Body          json.RawMessage `json:"body,omitempty"`
+	BodyBase64    string          `json:"body_base64,omitempty"`
+	BodyInvalid   string          `json:"body_invalid,omitempty"`
+	BodyTruncated bool            `json:"body_truncated,omitempty"` // BodyBase64 holds a prefix
+	BodyBytes     int             `json:"body_bytes,omitempty"`
+	Detail        string          `json:"detail,omitempty"` // error detail sent back
+	Fault         string          `json:"fault,omitempty"`  // injected fault, if any
 
 	// Data-channel entries.
 	Channel      string `json:"channel,omitempty"` // data | control
@@ -61,10 +69,37 @@ type Entry struct {
 	at time.Time
 }
 
+// journalBody fills e's body fields from a request body: valid JSON in
+// valid UTF-8 goes in Body (compact); anything else as base64. encoding/json
+// copies a RawMessage's bytes unchecked, so an invalid byte in Body would
+// make the whole journal invalid JSON.
+func (e *Entry) journalBody(raw []byte) {
+	e.BodyBytes = len(raw)
+	if len(raw) == 0 {
+		return
+	}
+	var buf bytes.Buffer
+	switch {
+	case json.Compact(&buf, raw) != nil:
+		e.BodyInvalid = "not JSON"
+	case !utf8.Valid(raw):
+		e.BodyInvalid = "invalid UTF-8"
+	default:
+		e.Body = json.RawMessage(buf.Bytes())
+		return
+	}
+	if len(raw) > MaxJournalData {
+		raw, e.BodyTruncated = raw[:MaxJournalData], true
+	}
+	e.BodyBase64 = base64.StdEncoding.EncodeToString(raw)
+}
+
 // journalData renders a command's data for Entry.Data: compact JSON when it
 // fits MaxJournalData, else a JSON string of its first MaxJournalData bytes
 // (cut at a rune boundary) and truncated set. raw is what the client sent
 // (v0, legacy); without it obj is encoded (v1, whose data is a Struct).
+// Invalid UTF-8 in raw (the JSON decoder lets it through inside strings) is
+// replaced by U+FFFD so that the journal stays valid JSON.
 func journalData(raw json.RawMessage, obj map[string]any) (data json.RawMessage, truncated bool) {
 	var buf bytes.Buffer
 	switch {
@@ -82,6 +117,12 @@ func journalData(raw json.RawMessage, obj map[string]any) (data json.RawMessage,
 		return json.RawMessage(`{}`), false
 	}
 	b := buf.Bytes()
+	if !utf8.Valid(b) {
+		// Outside strings the JSON scanner admits only ASCII, so every
+		// invalid byte is inside a string and the replacement keeps the
+		// structure.
+		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+	}
 	if len(b) <= MaxJournalData {
 		return json.RawMessage(b), false
 	}

@@ -79,7 +79,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, route string
 		Headers: redactHeaders(r.Header), Auth: authKind(r), at: start}
 	var bodyErr *apiError
 	if g != groupUploadPut {
-		entry.Body, entry.BodyBytes, bodyErr = captureJSONBody(r)
+		bodyErr = captureBody(r, &entry)
 	} else {
 		entry.BodyBytes = int(r.ContentLength)
 	}
@@ -132,23 +132,20 @@ func (s *Server) runChain(w http.ResponseWriter, r *http.Request, rc *reqCtx, h 
 	return h(w, r, rc)
 }
 
-// captureJSONBody reads a body for the journal and puts it back for the
-// handler. Only JSON is kept; an oversized body is refused with 413 before
-// any handler runs.
-func captureJSONBody(r *http.Request) (json.RawMessage, int, *apiError) {
+// captureBody reads a body for the journal and puts it back for the
+// handler; an oversized body is refused with 413 before any handler runs.
+func captureBody(r *http.Request, e *Entry) *apiError {
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil, 0, nil
+		return nil
 	}
-	raw, e := readBody(r, maxJSONBody)
-	if e != nil {
-		return nil, int(r.ContentLength), e
+	raw, ae := readBody(r, maxJSONBody)
+	if ae != nil {
+		e.BodyBytes = int(r.ContentLength)
+		return ae
 	}
 	r.Body = readCloser{bytes.NewReader(raw)}
-	var buf bytes.Buffer
-	if json.Compact(&buf, raw) == nil {
-		return json.RawMessage(buf.Bytes()), len(raw), nil
-	}
-	return nil, len(raw), nil
+	e.journalBody(raw)
+	return nil
 }
 
 type readCloser struct{ *bytes.Reader }

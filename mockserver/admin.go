@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 )
@@ -44,6 +45,16 @@ func (s *Server) adminRoutes() {
 
 func (s *Server) admin(pattern string, h func(http.ResponseWriter, *http.Request) *apiError) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		// Read the body here, where the writer is at hand, so that an
+		// oversized one is drained and answered like on protocol routes.
+		if r.Body != nil && r.Body != http.NoBody {
+			raw, e := readBody(w, r, maxJSONBody)
+			if e != nil {
+				writeErr(w, e)
+				return
+			}
+			r.Body = readCloser{bytes.NewReader(raw)}
+		}
 		if e := h(w, r); e != nil {
 			writeErr(w, e)
 		}
@@ -68,7 +79,7 @@ func (s *Server) adminListRequests(w http.ResponseWriter, r *http.Request) *apiE
 }
 
 func (s *Server) adminPutScenario(w http.ResponseWriter, r *http.Request) *apiError {
-	raw, e := readBody(r, maxJSONBody)
+	raw, e := readBody(w, r, maxJSONBody)
 	if e != nil {
 		return e
 	}

@@ -50,6 +50,18 @@ func (s *Server) handle(pattern string, g routeGroup, h handlerFunc) {
 // ServeHTTP dispatches to the registered routes and turns the mux's own
 // plain-text 404/405 into the platform's JSON error shape.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e := checkRequestLimits(r); e != nil {
+		drainBody(w, r)
+		writeErr(w, e)
+		// Neither the target nor the headers are kept: they are what was
+		// too large.
+		path := r.URL.Path
+		if len(path) > 256 {
+			path = path[:256] + "…"
+		}
+		s.journal.Add(Entry{Method: r.Method, Path: path, Status: e.Status, Auth: authKind(r), Detail: e.Detail})
+		return
+	}
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
 		// Only the mux's own ServeHTTP fills in path values ({id}).
@@ -79,7 +91,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, route string
 		Headers: redactHeaders(r.Header), Auth: authKind(r), at: start}
 	var bodyErr *apiError
 	if g != groupUploadPut {
-		bodyErr = captureBody(r, &entry)
+		bodyErr = captureBody(w, r, &entry)
 	} else {
 		entry.BodyBytes = int(r.ContentLength)
 	}
@@ -134,11 +146,11 @@ func (s *Server) runChain(w http.ResponseWriter, r *http.Request, rc *reqCtx, h 
 
 // captureBody reads a body for the journal and puts it back for the
 // handler; an oversized body is refused with 413 before any handler runs.
-func captureBody(r *http.Request, e *Entry) *apiError {
+func captureBody(w http.ResponseWriter, r *http.Request, e *Entry) *apiError {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	raw, ae := readBody(r, maxJSONBody)
+	raw, ae := readBody(w, r, maxJSONBody)
 	if ae != nil {
 		e.BodyBytes = int(r.ContentLength)
 		return ae

@@ -119,7 +119,7 @@ func (s *Server) Start(addr string) error {
 	if s.baseURL == "" {
 		s.baseURL = "http://" + ln.Addr().String()
 	}
-	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: serverMaxHeaderBytes}
 	go func() { _ = s.httpSrv.Serve(ln) }()
 	return nil
 }

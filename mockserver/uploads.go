@@ -452,15 +452,19 @@ func (s *Server) handlePutUpload(w http.ResponseWriter, r *http.Request, rc *req
 		rc.sessionID = sessionID
 	}
 	if e != nil {
+		drainBody(w, r) // so that the client reads the refusal
+		e.Close = true
 		return e
 	}
 	if r.ContentLength >= 0 && r.ContentLength != size {
-		return errf(http.StatusBadRequest, "expected %d bytes, got %d", size, r.ContentLength)
+		drainBody(w, r)
+		return &apiError{Status: http.StatusBadRequest, Close: true, Detail: fmt.Sprintf("expected %d bytes, got %d", size, r.ContentLength)}
 	}
 	data, over, err := readExactly(r.Body, size)
 	switch {
 	case over:
-		return errf(http.StatusBadRequest, "expected %d bytes, got at least %d", size, size+1)
+		drainBody(w, r)
+		return &apiError{Status: http.StatusBadRequest, Close: true, Detail: fmt.Sprintf("expected %d bytes, got at least %d", size, size+1)}
 	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
 		return errf(http.StatusBadRequest, "expected %d bytes, got %d before the body failed: %v", size, len(data), err)
 	case int64(len(data)) != size:

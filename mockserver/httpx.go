@@ -73,8 +73,9 @@ func writeErr(w http.ResponseWriter, e *apiError) {
 
 // decodeBody reads an optional JSON body into v. It reports whether a body
 // was present: an empty body and the literal null both count as absent.
-// Malformed JSON is 400, a well-formed body of the wrong shape is 422 (the
-// platform's FastAPI convention), an oversized body is 413.
+// Malformed JSON is 400, a well-formed body of the wrong shape or with a
+// key v's type does not name (strict.go) is 422 (the platform's FastAPI
+// convention), an oversized body is 413.
 func decodeBody(r *http.Request, v any) (present bool, e *apiError) {
 	raw, e := readBody(nil, r, maxJSONBody)
 	if e != nil {
@@ -91,6 +92,9 @@ func decodeBody(r *http.Request, v any) (present bool, e *apiError) {
 		// JSON text is UTF-8 (RFC 8259 §8.1); Go's decoder would silently
 		// turn the bad bytes into U+FFFD, FastAPI refuses them with 400.
 		return false, errf(http.StatusBadRequest, "JSON body is not valid UTF-8")
+	}
+	if e := strictUnknown(raw, v); e != nil {
+		return true, e
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return true, shapeError(err)

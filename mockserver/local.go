@@ -347,6 +347,9 @@ func decodeLocalUpload(r *http.Request) (wire.UploadRequest, *apiError) {
 		return req, errf(http.StatusUnprocessableEntity, "missing required field(s): %s", strings.Join(missing, ", "))
 	}
 	raw, _ := json.Marshal(fields) // re-encode what was just decoded: cannot fail
+	if e := strictUnknown(raw, &req); e != nil {
+		return req, e
+	}
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return req, shapeError(err)
 	}

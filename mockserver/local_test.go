@@ -196,7 +196,7 @@ func TestLocalStop(t *testing.T) {
 		{"moderated", wire.RuntimeStreaming, `{"moderate":true,"reason":"x"}`, 200, "", wire.RuntimeReady},
 		{"64 characters", wire.RuntimeWaiting, map[string]any{"reason": long}, 200, "", wire.RuntimeReady},
 		{"64 wide characters", wire.RuntimeWaiting, map[string]any{"reason": wide}, 200, "", wire.RuntimeReady},
-		{"unknown key ignored", wire.RuntimeWaiting, `{"why":1}`, 200, "", wire.RuntimeReady},
+		{"unknown key refused", wire.RuntimeWaiting, `{"why":1}`, 422, "", wire.RuntimeWaiting},
 		{"65 characters", wire.RuntimeWaiting, map[string]any{"reason": long + "y"}, 422, "", wire.RuntimeWaiting},
 		{"moderate not bool", wire.RuntimeWaiting, `{"moderate":"yes"}`, 422, "", wire.RuntimeWaiting},
 		{"reason not string", wire.RuntimeWaiting, `{"reason":5}`, 422, "", wire.RuntimeWaiting},

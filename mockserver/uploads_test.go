@@ -174,7 +174,7 @@ func TestUploadReserveStatuses(t *testing.T) {
 		{name: "upload_id dot-dot", body: `{"name":"b","size":1,"mime_type":"image/png","upload_id":".."}`, status: 400, detail: "upload_id"},
 		{name: "upload_id too long", body: `{"name":"b","size":1,"mime_type":"image/png","upload_id":"` + strings.Repeat("x", 129) + `"}`, status: 400, detail: "upload_id"},
 		{name: "fresh upload_id", body: `{"name":"b","size":1,"mime_type":"image/png","upload_id":"my-upload-2"}`, status: 201},
-		{name: "unknown fields ignored", body: `{"name":"b","size":1,"mime_type":"image/png","extra":{"x":1}}`, status: 201},
+		{name: "unknown field refused", body: `{"name":"b","size":1,"mime_type":"image/png","extra":{"x":1}}`, status: 422, detail: `unknown field "extra"`},
 		{name: "unknown session", path: "/sessions/no-such-session/uploads", body: `{"name":"a","size":1,"mime_type":"image/png"}`, status: 404, detail: "Unknown session"},
 		{name: "no bearer", hdr: currentHeaders(""), body: `{"name":"a","size":1,"mime_type":"image/png"}`, status: 401},
 		{name: "oversized body", body: `{"name":"` + strings.Repeat("a", maxJSONBody) + `"}`, status: 413},

@@ -411,3 +411,12 @@ func TestMetaTokenScopes(t *testing.T) {
 		t.Run(id+" healthy", func(t *testing.T) { mustPass(t, healthy, id) })
 	}
 }
+
+// TestMetaSnapshots: data/10 fails against production's bodyless snapshot
+// acks (the scenario switch) and passes against the documented replies.
+func TestMetaSnapshots(t *testing.T) {
+	t.Parallel()
+	tgt := breaking(t, func(sc *mockserver.Scenario) { sc.Models.SnapshotReplies = mockserver.SnapshotRepliesBodyless })
+	mustFail(t, tgt, "data/10", "save_snapshot was answered with a bodyless ack")
+	mustPass(t, breaking(t, nil), "data/10")
+}

@@ -258,6 +258,14 @@ func buildHelios() *Model {
 		{Name: "pause", Description: "Pause generation at the current chunk.", Schema: objectSchema(nil)},
 		{Name: "resume", Description: "Resume a paused generation.", Schema: objectSchema(nil)},
 		{Name: "reset", Description: "Stop and clear prompt, image and position.", Schema: objectSchema(nil)},
+		// Snapshots (PROTOCOL.md §9.6): answered at once with a reply body.
+		{Name: "save_snapshot", Description: "Save the current world state; the reply carries its snapshot_index.",
+			Schema: objectSchema(map[string]any{"label": stringProp("Optional label shown by list_snapshots.")})},
+		{Name: "list_snapshots", Description: "List the saved snapshots: snapshot_index, chunk, label, parent_id.", Schema: objectSchema(nil)},
+		{Name: "rewind", Description: "Return to a saved snapshot; the reply says where it landed (snapshot_index, chunk).",
+			Schema: objectSchema(map[string]any{
+				"snapshot_index": map[string]any{"type": "integer", "minimum": 0, "description": "A snapshot_index from save_snapshot or list_snapshots."},
+			}, "snapshot_index")},
 	}
 	m := &Model{
 		names:    []string{"helios", "reactor/helios"},

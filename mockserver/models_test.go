@@ -41,7 +41,7 @@ func TestModelsHeliosCapabilities(t *testing.T) {
 			t.Errorf("%s schema lacks required", cmd.Name)
 		}
 	}
-	want := "set_prompt schedule_prompt set_image set_conditioning set_image_strength set_sr_scale set_seed start pause resume reset"
+	want := "set_prompt schedule_prompt set_image set_conditioning set_image_strength set_sr_scale set_seed start pause resume reset save_snapshot list_snapshots rewind"
 	if strings.Join(names, " ") != want {
 		t.Errorf("commands %v", names)
 	}
@@ -51,7 +51,7 @@ func TestModelsHeliosCapabilities(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back wire.Capabilities
-	if err := json.Unmarshal(raw, &back); err != nil || len(back.Commands) != 11 {
+	if err := json.Unmarshal(raw, &back); err != nil || len(back.Commands) != len(c.Commands) {
 		t.Fatalf("round trip: %v %d", err, len(back.Commands))
 	}
 }
@@ -173,7 +173,7 @@ func TestModelsOpenAPI(t *testing.T) {
 		}
 	}
 	sort.Strings(paths)
-	if len(paths) != 11 || paths[0] != "/events/pause" {
+	if len(paths) != len(m.Commands()) || len(paths) != 14 || paths[0] != "/events/list_snapshots" {
 		t.Errorf("paths %v", paths)
 	}
 	if len(d.XReactor.Tracks) != 1 || d.XReactor.Tracks[0].Name != "main_video" {

@@ -364,6 +364,8 @@ func newSessionPlane(p *rtcPlane, ss *session, assets *modelAssets) (*sessionPla
 		Schema:        assets.schema,
 		ResolveUpload: sp.resolveUpload,
 		Emit:          sp.emit,
+		// Fixed for the session's lifetime: a scenario change applies to new sessions.
+		BodylessSnapshotReplies: p.s.scn().Models.SnapshotReplies == SnapshotRepliesBodyless,
 	})
 	if err != nil {
 		sp.cancel()

@@ -33,6 +33,7 @@ type Scenario struct {
 	Versions VersionPolicy `json:"versions"`
 	Journal  JournalPolicy `json:"journal"`
 	Media    MediaPolicy   `json:"media"`
+	Models   ModelPolicy   `json:"models"`
 	Faults   []Fault       `json:"faults,omitempty"`
 }
 
@@ -224,6 +225,9 @@ func (sc *Scenario) Validate() error {
 		bad("versions: %v", err)
 	}
 	if err := sc.Media.Validate(); err != nil {
+		bad("%v", err)
+	}
+	if err := sc.Models.Validate(); err != nil {
 		bad("%v", err)
 	}
 	for i, f := range sc.Faults {

@@ -171,7 +171,11 @@ func (s *Server) SetScenario(sc *Scenario) error {
 // model go at once rather than at the plane's next sweep, and a CLOSED
 // session's uploads are forgotten so their URLs stop working and their
 // bytes do not outlive it. INACTIVE keeps them: it can be restarted.
+//
+// The journal records the end with its reason (Type "session_ended", no
+// method or channel), so a suite can see why the server ended a session.
 func (s *Server) sessionEnded(id string, state wire.SessionState, reason string) {
+	s.journal.Add(Entry{SessionID: id, Type: "session_ended", Detail: string(state) + ": " + reason})
 	s.rtc.closeSession(id, reason)
 	if state == wire.StateClosed {
 		s.uploads.forgetSession(id)

@@ -121,11 +121,14 @@ type session struct {
 	history       []HistoryEntry
 	deleted       bool
 	deleteReason  string
-	readyAt       time.Time     // first ACTIVE, ever
-	terminatedAt  time.Time     // last entry into INACTIVE/CLOSED
-	meterFrom     time.Time     // start of the open billed interval; zero when the meter is off
-	billed        time.Duration // closed billed intervals
-	legacyOffer   legacySDP     // pre-overhaul signalling (legacy.go)
+	readyAt       time.Time                 // first ACTIVE, ever
+	terminatedAt  time.Time                 // last entry into INACTIVE/CLOSED
+	meterFrom     time.Time                 // start of the open billed interval; zero when the meter is off
+	billed        time.Duration             // closed billed intervals
+	legacyOffer   legacySDP                 // pre-overhaul signalling (legacy.go)
+	scope         *wire.AuthorizationDetail // the creating token's scope; nil when unscoped
+	maxDuration   time.Duration             // the creating token's max_session_duration_seconds; 0: none
+	limitTimer    *time.Timer               // ends the session on time at maxDuration (session_limit.go)
 	negotiateStop context.CancelFunc
 }
 
@@ -217,6 +220,7 @@ func (st *sessionStore) closeAll() {
 			ss.negotiateStop()
 			ss.negotiateStop = nil
 		}
+		stopLimitLocked(ss)
 	}
 	st.byID = map[string]*session{}
 	st.live = map[string]map[string]*session{}
@@ -262,10 +266,10 @@ func (st *sessionStore) create(ns newSession) (*session, *apiError) {
 	now := st.s.now()
 	sc := st.s.scn()
 	c := ns.claims
-	if c.MaxSessions != nil && st.perToken[c.TokenID] >= *c.MaxSessions {
+	if held := st.perToken[c.TokenID] + len(c.Bound); c.MaxSessions != nil && held >= *c.MaxSessions {
 		return nil, errf(http.StatusForbidden,
-			"this token's session budget is exhausted: it may create %d session(s) (authorization_details constraints.max_sessions) and has created %d; mint a new token",
-			*c.MaxSessions, st.perToken[c.TokenID])
+			"this token's session budget is exhausted: it may hold %d session(s) (authorization_details constraints.max_sessions, counting the %d in resources.sessions.bind) and has created %d; mint a new token",
+			*c.MaxSessions, len(c.Bound), st.perToken[c.TokenID])
 	}
 	if e := st.checkConcurrencyLocked(c.Subject, sc.Limits, now); e != nil {
 		return nil, e
@@ -277,7 +281,7 @@ func (st *sessionStore) create(ns newSession) (*session, *apiError) {
 	ss := &session{
 		st: st, id: newSessionID(), model: ns.model, modelName: ns.modelName,
 		account: c.Subject, tokenID: c.TokenID, transport: ns.transport, extraArgs: ns.extraArgs,
-		legacy: ns.legacy, createdAt: now, startedAt: now,
+		legacy: ns.legacy, createdAt: now, startedAt: now, scope: c.detail(), maxDuration: c.MaxDuration,
 	}
 	ss.legacyOffer.offer = ns.offer
 	for st.byID[ss.id] != nil { // astronomically unlikely; bounded by the id space
@@ -287,6 +291,7 @@ func (st *sessionStore) create(ns newSession) (*session, *apiError) {
 	st.perToken[c.TokenID]++
 	st.recordCreateLocked(key, now)
 	st.setStateLocked(ss, wire.StateCreated, now, "created")
+	st.armLimitLocked(ss)
 	st.evictLocked()
 	return ss, nil
 }
@@ -348,6 +353,7 @@ func (st *sessionStore) setStateLocked(ss *session, to wire.SessionState, at tim
 			ss.negotiateStop()
 			ss.negotiateStop = nil
 		}
+		stopLimitLocked(ss)
 		if h := st.endHook; h != nil && !from.Terminal() {
 			go h(ss.id, to, reason)
 		}
@@ -381,9 +387,11 @@ func (st *sessionStore) tickLocked(ss *session, now time.Time) {
 			ev     sessionEvent
 			reason string
 		)
-		if isLive(ss.state) && sc.Limits.MaxSessionDuration > 0 {
-			due, ev = ss.startedAt.Add(sc.Limits.MaxSessionDuration.D()), evExpired
-			reason = fmt.Sprintf("max session duration %s reached", sc.Limits.MaxSessionDuration.D())
+		if isLive(ss.state) {
+			due, reason = st.expiryLocked(ss, sc.Limits)
+			if reason != "" {
+				ev = evExpired
+			}
 		}
 		if ss.state == wire.StateSuspended {
 			rd := ss.stateAt.Add(sc.Timings.RecoverWindow.D())
@@ -486,6 +494,11 @@ type SessionSnapshot struct {
 	BilledSeconds float64           `json:"billed_seconds"`
 	Deleted       bool              `json:"deleted,omitempty"`
 	DeleteReason  string            `json:"delete_reason,omitempty"`
+	// TokenScope is the authorization_details of the token that created the
+	// session (absent for an unscoped token); MaxSessionDurationSeconds is
+	// its duration limit (absent when none).
+	TokenScope                *wire.AuthorizationDetail `json:"token_scope,omitempty"`
+	MaxSessionDurationSeconds int                       `json:"max_session_duration_seconds,omitempty"`
 	// Transport is the WebRTC side: connections, codec, channel and frame
 	// counters, model state (filled by the admin API, outside the store lock).
 	Transport *TransportSnapshot `json:"transport,omitempty"`
@@ -501,6 +514,7 @@ func (st *sessionStore) snapshotLocked(ss *session, now time.Time) SessionSnapsh
 		Legacy: ss.legacy, CreatedAt: ss.createdAt, UpdatedAt: ss.updatedAt, Polls: ss.polls,
 		History: append([]HistoryEntry(nil), ss.history...), BilledSeconds: billed.Seconds(),
 		Deleted: ss.deleted, DeleteReason: ss.deleteReason,
+		TokenScope: ss.scope, MaxSessionDurationSeconds: int(ss.maxDuration / time.Second),
 	}
 	if !ss.readyAt.IsZero() {
 		t := ss.readyAt
@@ -562,10 +576,14 @@ func (st *sessionStore) force(id, state string) (*SessionSnapshot, *apiError) {
 	if to == wire.StatePending {
 		ss.pendingPolls = 0
 	}
-	if isLive(to) && ss.state.Terminal() {
+	revived := isLive(to) && ss.state.Terminal()
+	if revived {
 		ss.startedAt = now // a revived session gets a fresh duration budget
 	}
 	st.setStateLocked(ss, to, now, "forced by admin")
+	if revived {
+		st.armLimitLocked(ss)
+	}
 	snap := st.snapshotLocked(ss, now)
 	return &snap, nil
 }

@@ -18,17 +18,17 @@ const ServerVersion = "reactor-harness-mock/0.1"
 
 // sessionFor resolves the session a request names, for every route under
 // /sessions/{id}: 404 "Unknown session" for an unknown or deleted id (or one
-// of another account), 403 when a scoped token acts on a session it did not
-// create. Time-driven transitions are applied first. CLOSED and INACTIVE
+// of another account), 403 when a scoped token acts on a session it neither
+// created nor is bound to (PROTOCOL.md §9.1). Time-driven transitions are applied first. CLOSED and INACTIVE
 // sessions are returned; callers decide what those states allow.
 func (s *Server) sessionFor(rc *reqCtx, id string) (*session, *apiError) {
 	ss := s.sessions.lookup(id)
 	if ss == nil || (rc.claims != nil && ss.account != rc.claims.Subject) {
 		return nil, errf(http.StatusNotFound, "Unknown session")
 	}
-	if rc.claims != nil && rc.claims.scoped() && rc.claims.TokenID != ss.tokenID {
+	if rc.claims != nil && !rc.claims.reaches(ss) {
 		return nil, errf(http.StatusForbidden,
-			"this token is scoped (authorization_details) and may only act on sessions it created; session %s was created by another token", id)
+			"this token is session-scoped (authorization_details) and may act only on the sessions it created or is bound to; session %s is neither: mint a token with resources.sessions.bind [%q]", id, id)
 	}
 	return ss, nil
 }
@@ -63,6 +63,11 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, rc 
 	}
 	if legacy && strings.TrimSpace(*req.SDPOffer) == "" {
 		return errf(http.StatusUnprocessableEntity, "sdp_offer must be a non-empty SDP offer")
+	}
+	if rc.claims.bindOnly() {
+		return errf(http.StatusForbidden,
+			"this token is bound to sessions %s (resources.sessions.bind) and cannot create sessions; mint one with resources.models to create",
+			strings.Join(rc.claims.Bound, ", "))
 	}
 	if !allowsAnyName(rc.claims, model) {
 		return errf(http.StatusForbidden, "this token is scoped to models %s and may not create a %q session",
@@ -226,6 +231,7 @@ func (s *Server) handleRestartSession(w http.ResponseWriter, r *http.Request, rc
 	ss.pendingPolls = 0
 	ss.startedAt = now
 	_ = st.applyLocked(ss, evRestart, now, "restarted")
+	st.armLimitLocked(ss)
 	st.mu.Unlock()
 	writeJSON(w, http.StatusOK, s.sessionBody(ss, false))
 	return nil

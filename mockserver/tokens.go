@@ -21,33 +21,6 @@ const (
 	mockAccount     = "acct_mock"
 )
 
-// claims is what a verified JWT grants.
-type claims struct {
-	Subject     string // account id
-	TokenID     string // jti
-	Models      []string
-	MaxSessions *int
-	IssuedAt    time.Time
-	ExpiresAt   time.Time
-}
-
-// allowsModel reports whether the token may act on the named model.
-func (c *claims) allowsModel(name string) bool {
-	if len(c.Models) == 0 {
-		return true
-	}
-	for _, m := range c.Models {
-		if m == name {
-			return true
-		}
-	}
-	return false
-}
-
-// scoped reports whether the token was down-scoped (and so may only act on
-// sessions it created).
-func (c *claims) scoped() bool { return len(c.Models) > 0 || c.MaxSessions != nil }
-
 // jwtClaims is the signed payload. The scope travels as the request's
 // authorization_details, the way the platform's token request states it.
 type jwtClaims struct {
@@ -88,15 +61,8 @@ func (t *tokenIssuer) mint(c claims, ttl time.Duration) (string, error) {
 		Issuer: tokenIssuerName, Subject: c.Subject, ID: newID("tok_"),
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}}
-	if len(c.Models) > 0 || c.MaxSessions != nil {
-		d := wire.AuthorizationDetail{Type: "session"}
-		if len(c.Models) > 0 {
-			d.Resources = &wire.ScopeResources{Models: &wire.ModelMatch{Match: c.Models}}
-		}
-		if c.MaxSessions != nil {
-			d.Constraints = &wire.ScopeConstraints{MaxSessions: c.MaxSessions}
-		}
-		jc.AuthorizationDetails = []wire.AuthorizationDetail{d}
+	if d := c.detail(); d != nil {
+		jc.AuthorizationDetails = []wire.AuthorizationDetail{*d}
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, jc).SignedString(t.key)
 }
@@ -140,25 +106,6 @@ func (t *tokenIssuer) verify(tok string) (*claims, *apiError) {
 	return claimsFrom(jc), nil
 }
 
-func claimsFrom(jc *jwtClaims) *claims {
-	c := &claims{Subject: jc.Subject, TokenID: jc.ID}
-	if jc.IssuedAt != nil {
-		c.IssuedAt = jc.IssuedAt.Time
-	}
-	if jc.ExpiresAt != nil {
-		c.ExpiresAt = jc.ExpiresAt.Time
-	}
-	for _, d := range jc.AuthorizationDetails {
-		if d.Resources != nil && d.Resources.Models != nil {
-			c.Models = append(c.Models, d.Resources.Models.Match...)
-		}
-		if d.Constraints != nil && d.Constraints.MaxSessions != nil {
-			c.MaxSessions = d.Constraints.MaxSessions
-		}
-	}
-	return c
-}
-
 // describeJWTError names the failed check in words a maintainer can act on.
 func describeJWTError(err error, jc *jwtClaims) string {
 	switch {
@@ -187,11 +134,11 @@ func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request, rc *req
 		}
 		return e
 	}
-	var req wire.TokenRequest
-	if _, e := decodeBody(r, &req); e != nil {
+	req, e := decodeTokenRequest(r)
+	if e != nil {
 		return e
 	}
-	c, e := scopeFromRequest(req)
+	c, e := scopeFromRequest(req, s.sessions.canBind)
 	if e != nil {
 		return e
 	}
@@ -219,31 +166,6 @@ func (s *Server) grantedTTL(asked *int64) (time.Duration, *apiError) {
 	}
 	ttl := time.Duration(min(*asked, int64(pol.MaxTTL.D()/time.Second))) * time.Second
 	return ttl, nil
-}
-
-// scopeFromRequest validates authorization_details into claims.
-func scopeFromRequest(req wire.TokenRequest) (*claims, *apiError) {
-	c := &claims{}
-	for i, d := range req.AuthorizationDetails {
-		if d.Type != "session" {
-			return nil, errf(http.StatusUnprocessableEntity, "authorization_details[%d].type must be \"session\", got %q", i, d.Type)
-		}
-		if d.Resources != nil && d.Resources.Models != nil {
-			for _, m := range d.Resources.Models.Match {
-				if strings.TrimSpace(m) == "" {
-					return nil, errf(http.StatusUnprocessableEntity, "authorization_details[%d].resources.models.match has an empty model name", i)
-				}
-				c.Models = append(c.Models, m)
-			}
-		}
-		if d.Constraints != nil && d.Constraints.MaxSessions != nil {
-			if *d.Constraints.MaxSessions < 1 {
-				return nil, errf(http.StatusUnprocessableEntity, "authorization_details[%d].constraints.max_sessions must be ≥ 1", i)
-			}
-			c.MaxSessions = d.Constraints.MaxSessions
-		}
-	}
-	return c, nil
 }
 
 // handleLegacyToken serves the removed GET /tokens flow: 405 in the current

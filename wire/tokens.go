@@ -11,7 +11,8 @@ type TokenRequest struct {
 	AuthorizationDetails []AuthorizationDetail `json:"authorization_details,omitempty"`
 }
 
-// AuthorizationDetail down-scopes a token to models and a session budget.
+// AuthorizationDetail down-scopes a token to models, sessions it is bound to
+// and constraints (PROTOCOL.md §1.1, §9.1).
 type AuthorizationDetail struct {
 	Type        string            `json:"type"` // "session"
 	Resources   *ScopeResources   `json:"resources,omitempty"`
@@ -20,18 +21,34 @@ type AuthorizationDetail struct {
 
 // ScopeResources names what a scoped token may act on.
 type ScopeResources struct {
-	Models *ModelMatch `json:"models,omitempty"`
+	Models   *ModelMatch  `json:"models,omitempty"`
+	Sessions *SessionBind `json:"sessions,omitempty"`
 }
 
-// ModelMatch lists model names a token is limited to.
+// ModelMatch limits a token to the listed model names, or (All) to every
+// model; exactly one of the two is set.
 type ModelMatch struct {
-	Match []string `json:"match"`
+	Match []string `json:"match,omitempty"`
+	All   *bool    `json:"all,omitempty"`
+}
+
+// SessionBind binds a token to sessions that already exist, by id.
+type SessionBind struct {
+	Bind []string `json:"bind"`
 }
 
 // ScopeConstraints bounds what a scoped token may do.
 type ScopeConstraints struct {
 	MaxSessions *int `json:"max_sessions,omitempty"`
+	// MaxSessionDurationSeconds force-terminates every session the token
+	// creates that long after creation (1..MaxSessionDurationSeconds).
+	MaxSessionDurationSeconds *int `json:"max_session_duration_seconds,omitempty"`
 }
+
+// MaxSessionDurationSeconds is the upper bound of
+// constraints.max_session_duration_seconds (24 h); the platform refuses a
+// value outside 1..86400 at mint rather than clamping it.
+const MaxSessionDurationSeconds = 86400
 
 // TokenResponse is the 200 body of POST /tokens. ExpiresAfter is the granted
 // lifetime in seconds (the mock sends it beside the documented expires_at).

@@ -739,6 +739,10 @@ async function mintToken(args) {
   const apiKey = need(args, "api_key", "string");
   const mode = opt(args, "mode", "string") ?? "auto";
   if (!["auto", "sdk", "post", "get"].includes(mode)) throw new OpError("bad_args", `mode must be auto, sdk, post or get`);
+  // Scoped tokens (PROTOCOL.md §9.1) are minted by a backend with its own body; this SDK's
+  // helper cannot ask for one, so a scope argument is not silently dropped.
+  const scoped = ["models", "sessions", "max_sessions", "max_session_duration_seconds"].filter((k) => args[k] != null);
+  if (scoped.length > 0) throw new OpError("not_supported", `this SDK has no scoped-token helper (asked: ${scoped.join(", ")}); send a scoped body with mode "post"`);
   const helper = sdk.mod?.fetchInsecureJwtToken;
   if ((mode === "auto" && typeof helper === "function") || mode === "sdk") {
     if (typeof helper !== "function") throw new OpError("not_supported", "this SDK exports no fetchInsecureJwtToken helper");
@@ -897,6 +901,9 @@ const OPS = {
   async connect(args) {
     requireSdk();
     if (!wrtc) throw new OpError("not_supported", `WebRTC is unavailable: ${wrtcError}`);
+    for (const k of ["session_id", "connection_id"]) {
+      if (args[k] != null) throw new OpError("not_supported", `this SDK's connect() cannot adopt an existing session (${k})`);
+    }
     const fresh = opt(args, "fresh", "boolean") ?? false;
     if (fresh || !S.reactor || !sameConfig(args)) {
       if (S.reactor && S.status !== "disconnected" && !fresh) {

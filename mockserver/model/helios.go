@@ -77,6 +77,8 @@ type op struct {
 	strength float64
 	srScale  string
 	seed     int64
+	label    string // save_snapshot
+	index    int64  // rewind
 }
 
 // decodeOp extracts the typed arguments of a command whose data already
@@ -122,6 +124,10 @@ func decodeOp(name string, data map[string]any) (op, *CommandError) {
 	case opSetSeed:
 		if o.seed, ok = asInt64(data["seed"]); !ok {
 			return bad("seed", "an integer that fits in 64 bits")
+		}
+	case opSaveSnapshot, opListSnapshots, opRewind:
+		if cerr := decodeSnapshotOp(&o, name, data); cerr != nil {
+			return op{}, cerr
 		}
 	}
 	return o, nil
@@ -227,10 +233,12 @@ type helios struct {
 	activeSeed    int64 // the seed read at start; 0 before
 
 	schedule []scheduledPrompt // sorted by chunk, at most one per chunk
+
+	snaps *snapshotStore // saved states (snapshots.go); shared by copies, kept across reset
 }
 
 func newHelios() helios {
-	return helios{imageStrength: DefaultImageStrength, srScale: DefaultSRScale, seed: DefaultSeed}
+	return helios{imageStrength: DefaultImageStrength, srScale: DefaultSRScale, seed: DefaultSeed, snaps: &snapshotStore{}}
 }
 
 func (h *helios) running() bool { return h.started && !h.paused }
@@ -326,7 +334,7 @@ func (h *helios) apply(o *op, name string, id uint32, out []Message) []Message {
 			h.paused = false
 		}
 	case opReset:
-		*h = helios{imageStrength: h.imageStrength, srScale: h.srScale, seed: h.seed, schedule: h.schedule[:0]}
+		*h = helios{imageStrength: h.imageStrength, srScale: h.srScale, seed: h.seed, schedule: h.schedule[:0], snaps: h.snaps}
 	}
 	return append(out, h.stateMessage())
 }

@@ -50,9 +50,10 @@ type Result struct {
 	// CommandID is the id frames carry once the command has been applied:
 	// 1, 2, 3, ... per runtime, in acceptance order.
 	CommandID uint32
-	// Reply is the body of the correlated v1 reply. This runtime always
-	// returns nil, a bodyless ack (PROTOCOL.md §3.3): the command is
-	// queued, and its effects arrive later as model messages.
+	// Reply is the body of the correlated v1 reply. nil is a bodyless ack
+	// (PROTOCOL.md §3.3): the command is queued, and its effects arrive
+	// later as model messages. Only the snapshot commands, applied at once,
+	// answer with a body (snapshots.go).
 	Reply *Message
 }
 
@@ -97,6 +98,10 @@ type Config struct {
 	// Submit or of OnFrame), so it must not block: the glue queues them for
 	// the data channel. nil discards messages.
 	Emit func(Message)
+	// BodylessSnapshotReplies answers save_snapshot, list_snapshots and
+	// rewind with a bodyless ack, as production does today
+	// (PROTOCOL.md §9.6), instead of the documented reply bodies.
+	BodylessSnapshotReplies bool
 	// Now is the clock for the timestamps in StateSnapshot; OnFrame calls
 	// it under the runtime's lock at boundaries that apply commands, so it
 	// must be cheap and must not call into the runtime. Default time.Now.
@@ -115,6 +120,7 @@ type Runtime struct {
 	uploadWait  time.Duration
 	emitFn      func(Message)
 	now         func() time.Time
+	bodyless    bool
 
 	applied atomic.Uint32
 
@@ -160,6 +166,7 @@ func New(cfg Config) (*Runtime, error) {
 		uploadWait:  cfg.UploadWait,
 		emitFn:      cfg.Emit,
 		now:         cfg.Now,
+		bodyless:    cfg.BodylessSnapshotReplies,
 		h:           newHelios(),
 	}
 	if r.chunkFrames <= 0 {
@@ -226,6 +233,9 @@ func (r *Runtime) submit(ctx context.Context, c Command) (Result, *CommandError)
 	}
 	if cerr := r.resolveUploads(ctx, cc, c.Uploads, data); cerr != nil {
 		return Result{}, cerr
+	}
+	if isSnapshotOp(o.kind) {
+		return r.snapshotNow(c.Name, &o)
 	}
 
 	now := r.now()

@@ -35,6 +35,11 @@ func init() {
 		Requirement: "a file uploaded to the session (reserve, PUT, fileUploaded) MUST be usable as a FileRef argument of a v1 command"})
 	register(Case{ID: "data/9", Section: "3.2", Pending: "the default model (helios) has no sendonly input track to publish; needs a model with one",
 		Requirement: "a publish_track request on control MUST get a response with the same request_id (granted, or publish_refused)"})
+	// PROTOCOL.md §9.6, checks in snapshots.go.
+	register(Case{ID: "data/10", Section: "9.6", Check: dataSnapshots,
+		Requirement: "Helios snapshots: v1 save_snapshot {label} MUST reply {snapshot_index}, list_snapshots MUST list it with chunk, label and parent_id, rewind MUST reply where it landed"})
+	register(Case{ID: "data/11", Section: "9.6", Check: dataSnapshotUnknown,
+		Requirement: "rewind to a snapshot_index that was never saved MUST get an Error response, not an ack"})
 }
 
 func dataReady(ctx context.Context, r *Run) error {

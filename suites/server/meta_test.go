@@ -371,3 +371,52 @@ func TestMetaLocal(t *testing.T) {
 		mustFail(t, tgt, "local/4", "expected 200 OK, received 401 Unauthorized")
 	})
 }
+
+// TestMetaTokenScopes: the §9.1 checks fail against a coordinator that mints
+// what it must refuse, lets a bound token create or reach other sessions, or
+// never ends a duration-limited session; and pass against the healthy mock.
+func TestMetaTokenScopes(t *testing.T) {
+	t.Parallel()
+	mintsAnything := func(sc *mockserver.Scenario) { sc.Faults = []mockserver.Fault{fault("POST /tokens", 200)} }
+	for _, c := range []struct{ id, want string }{
+		{"token/18", "does not exist must be refused at mint"},
+		{"token/20", "max_session_duration_seconds 0"},
+		{"token/23", "unknown field"},
+		{"token/24", "match []"},
+	} {
+		t.Run(c.id+" mints anything", func(t *testing.T) {
+			mustFail(t, breaking(t, mintsAnything), c.id, c.want, "received 200 OK")
+		})
+	}
+	t.Run("token/21 bound token creates", func(t *testing.T) {
+		tgt := breaking(t, func(sc *mockserver.Scenario) {
+			sc.Faults = []mockserver.Fault{{Route: "POST /sessions", Status: 201, Detail: "created anyway", Nth: 2}}
+		})
+		mustFail(t, tgt, "token/21", "created a new session", "expected 403 Forbidden, received 201 Created")
+	})
+	t.Run("token/22 bound token reads another session", func(t *testing.T) {
+		tgt := breaking(t, func(sc *mockserver.Scenario) {
+			sc.Faults = []mockserver.Fault{{Route: "GET /sessions/{id}", Status: 200, Detail: "here it is", Nth: 2}}
+		})
+		mustFail(t, tgt, "token/22", "read another session", "received 200 OK")
+	})
+	t.Run("token/25 never terminated", func(t *testing.T) {
+		tgt := breaking(t, func(sc *mockserver.Scenario) {
+			sc.Faults = []mockserver.Fault{{Route: "GET /sessions/{id}/info", Status: 200, Detail: "still here"}}
+		})
+		mustFail(t, tgt, "token/25", "must force-terminate it")
+	})
+	healthy := breaking(t, nil)
+	for _, id := range []string{"token/18", "token/19", "token/20", "token/21", "token/22", "token/23", "token/24", "token/25"} {
+		t.Run(id+" healthy", func(t *testing.T) { mustPass(t, healthy, id) })
+	}
+}
+
+// TestMetaSnapshots: data/10 fails against production's bodyless snapshot
+// acks (the scenario switch) and passes against the documented replies.
+func TestMetaSnapshots(t *testing.T) {
+	t.Parallel()
+	tgt := breaking(t, func(sc *mockserver.Scenario) { sc.Models.SnapshotReplies = mockserver.SnapshotRepliesBodyless })
+	mustFail(t, tgt, "data/10", "save_snapshot was answered with a bodyless ack")
+	mustPass(t, breaking(t, nil), "data/10")
+}

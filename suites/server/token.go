@@ -57,6 +57,23 @@ func init() {
 		Requirement: "a scoped token MUST NOT act on a session another token created (403)"})
 	register(Case{ID: "token/17", Section: "1.1", Check: tokenSessionBudget,
 		Requirement: "a token with constraints.max_sessions 1 MUST be refused (403) when it creates a second session"})
+	// PROTOCOL.md §9.1 (reactor-sdk 1.13.0 fetch_jwt); checks in token_scope.go.
+	register(Case{ID: "token/18", Section: "9.1", Check: tokenBindMissing,
+		Requirement: "a token bound (resources.sessions.bind) to a session that does not exist MUST be refused at mint with a 4xx {\"detail\"} and no jwt"})
+	register(Case{ID: "token/19", Section: "9.1", Check: tokenBindClosed,
+		Requirement: "a token bound to a session that is no longer open (deleted) MUST be refused at mint with a 4xx {\"detail\"}"})
+	register(Case{ID: "token/20", Section: "9.1", Check: tokenDurationRange,
+		Requirement: "constraints.max_session_duration_seconds outside 1..86400 (0, -1, 86401, 100000) MUST be refused at mint with a 4xx, not clamped; 1 and 86400 MUST mint"})
+	register(Case{ID: "token/21", Section: "9.1", Check: tokenBoundCannotCreate,
+		Requirement: "a token bound to a session with no model list and no max_sessions MUST NOT create a session (403 with {\"detail\"})"})
+	register(Case{ID: "token/22", Section: "9.1", Check: tokenBoundReach,
+		Requirement: "a bound token MUST act on the session it is bound to (GET 200) and MUST NOT act on another session of the account (403 or 404)"})
+	register(Case{ID: "token/23", Section: "9.1", Check: tokenUnknownScopeField,
+		Requirement: "an unknown field in an authorization_details entry, its resources or its constraints MUST be refused at mint with a 4xx, not ignored"})
+	register(Case{ID: "token/24", Section: "9.1", Check: tokenEmptyScope,
+		Requirement: "an empty or contradictory model scope (match [], match together with all, all false) MUST be refused at mint with a 4xx"})
+	register(Case{ID: "token/25", Section: "9.1", Check: tokenDurationLimit,
+		Requirement: "a session created with a max_session_duration_seconds 2 token MUST be terminated (CLOSED/INACTIVE, or gone) when the 2 s elapse, not more than 1 s early nor 2 s late"})
 }
 
 // serverNow is the server's clock from the Date header (to the second),

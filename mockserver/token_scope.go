@@ -1,9 +1,6 @@
 package mockserver
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -136,36 +133,14 @@ func (c *claims) merge(d wire.AuthorizationDetail) {
 	}
 }
 
-// decodeTokenRequest reads the POST /tokens body strictly: absent or null is
-// an unscoped request; malformed JSON is 400; an unknown field anywhere or a
-// wrong type is 422 naming the field.
+// decodeTokenRequest reads the POST /tokens body with the mock's one strict
+// rule (decodeBody): absent or null is an unscoped request; malformed JSON or
+// invalid UTF-8 is 400; an unknown field anywhere (named by its path) or a
+// wrong type is 422.
 func decodeTokenRequest(r *http.Request) (wire.TokenRequest, *apiError) {
 	var req wire.TokenRequest
-	raw, e := readBody(r, maxJSONBody)
-	if e != nil {
-		return req, e
-	}
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return req, nil
-	}
-	if !json.Valid(trimmed) {
-		return req, errf(http.StatusBadRequest, "malformed JSON body")
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return req, shapeError(err)
-		}
-		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return req, errf(http.StatusUnprocessableEntity,
-				"unknown field %s in the token request: known fields are expires_after and authorization_details[].{type, resources.models.{match|all}, resources.sessions.bind, constraints.{max_sessions, max_session_duration_seconds}}", field)
-		}
-		return req, errf(http.StatusUnprocessableEntity, "body does not match the token request shape: %v", err)
-	}
-	return req, nil
+	_, e := decodeBody(r, &req)
+	return req, e
 }
 
 // bindChecker tells whether a session id may be bound by a new token of the

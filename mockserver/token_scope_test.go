@@ -86,10 +86,10 @@ func TestMintScopeValidation(t *testing.T) {
 		{"empty constraints", scopeBody(all, `{}`), 422, "constraints"},
 		{"empty details array", `{"authorization_details":[]}`, 422, "authorization_details"},
 		{"unknown top-level field", `{"expires_after":60,"scope":"all"}`, 422, `"scope"`},
-		{"unknown detail field", `{"authorization_details":[{"type":"session","resources":{"models":{"all":true}},"actions":["x"]}]}`, 422, `"actions"`},
-		{"unknown resource", scopeBody(`{"models":{"all":true},"uploads":{}}`, ""), 422, `"uploads"`},
-		{"unknown constraint", scopeBody(all, `{"max_gpus":1}`), 422, `"max_gpus"`},
-		{"unknown models field", scopeBody(`{"models":{"any":true}}`, ""), 422, `"any"`},
+		{"unknown detail field", `{"authorization_details":[{"type":"session","resources":{"models":{"all":true}},"actions":["x"]}]}`, 422, `authorization_details[0].actions`},
+		{"unknown resource", scopeBody(`{"models":{"all":true},"uploads":{}}`, ""), 422, `authorization_details[0].resources.uploads`},
+		{"unknown constraint", scopeBody(all, `{"max_gpus":1}`), 422, `authorization_details[0].constraints.max_gpus`},
+		{"unknown models field", scopeBody(`{"models":{"any":true}}`, ""), 422, `authorization_details[0].resources.models.any`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -32,8 +32,10 @@ var ErrInterrupted = errors.New("load: run interrupted before its duration ended
 
 // ExitCode maps a run's outcome to the process exit code: a usage error
 // gives ExitUsage, an interruption or any other error ExitHarnessError
-// (a partial run proves nothing either way), failed thresholds
-// ExitThresholdsFailed, otherwise ExitOK. res may be nil.
+// (a partial run proves nothing either way); otherwise the final summary's
+// verdict (reports.Judge: no session ready → ExitHarnessError, failed
+// thresholds or unaccepted failed sessions → ExitThresholdsFailed), or for
+// a result without one, its thresholds. res may be nil.
 func ExitCode(res *Result, err error) int {
 	var ue *UsageError
 	switch {
@@ -41,6 +43,8 @@ func ExitCode(res *Result, err error) int {
 		return ExitUsage
 	case err != nil:
 		return ExitHarnessError
+	case res != nil && res.Summary != nil && res.Summary.Verdict != nil:
+		return res.Summary.Verdict.ExitCode
 	case res != nil && !res.ThresholdsPassed():
 		return ExitThresholdsFailed
 	default:

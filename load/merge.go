@@ -30,6 +30,9 @@ type MergeOptions struct {
 	// recorded in the shards' summaries (duplicates once): a shard judged
 	// its thresholds on its share of the load only.
 	Thresholds []string
+	// AllowSessionErrors accepts failed sessions in the merged run, as
+	// load's --allow-session-errors does for one run.
+	AllowSessionErrors bool
 }
 
 // MergedShard describes one input folder of a merge; the merged
@@ -176,6 +179,12 @@ func Merge(dirs []string, opts MergeOptions) (*MergeResult, error) {
 	sum := m.summary(res, verdicts, mr)
 	mr.Summary = sum
 	mr.Interrupted = len(mr.Incomplete) > 0
+	verdict := reports.Judge(sum, reports.VerdictPolicy{AllowSessionErrors: opts.AllowSessionErrors})
+	if mr.Interrupted {
+		verdict = reports.RunVerdict{Result: "incomplete", ExitCode: ExitHarnessError,
+			Reason: "a shard is missing or did not finish: " + strings.Join(mr.Incomplete, "; ")}
+	}
+	sum.Verdict = &verdict
 	code := mr.ExitCode()
 	sum.ExitCode = &code
 	if m.out != "" {

@@ -27,7 +27,9 @@ type config struct {
 	shardCount  int
 	pacer       Pacer
 	params      map[string]string
-	set         map[string]bool
+	// allowSessionErrors accepts failed sessions without a threshold on them.
+	allowSessionErrors bool
+	set                map[string]bool
 }
 
 // Defaults of the Runner's options.
@@ -45,6 +47,13 @@ func (c *config) mark(name string) {
 		c.set = map[string]bool{}
 	}
 	c.set[name] = true
+}
+
+// WithAllowSessionErrors accepts failed sessions: without it (and without a
+// threshold on errors or failed sessions) a run in which any session failed
+// exits ExitThresholdsFailed.
+func WithAllowSessionErrors(on bool) Option {
+	return func(c *config) { c.allowSessionErrors = on }
 }
 
 // WithRate selects the open model: sessions arrive at perSecond per second

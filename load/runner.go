@@ -422,13 +422,13 @@ func (ru *run) finish(end time.Time, status string, abandoned int64) *Result {
 	if ru.out != nil {
 		sum.Files = ru.out.hgrms(res, sum)
 	}
-	code := ExitCode(result, nil)
-	if result.Interrupted {
-		code = ExitHarnessError
-	}
+	verdict := reports.Judge(sum, reports.VerdictPolicy{AllowSessionErrors: ru.cfg.allowSessionErrors})
 	if ru.out != nil && ru.out.err != nil {
-		code = ExitHarnessError
+		verdict = reports.RunVerdict{Result: "output_failed", ExitCode: ExitHarnessError,
+			Reason: fmt.Sprintf("writing the results failed: %v", ru.out.err)}
 	}
+	code := verdict.ExitCode
+	sum.Verdict = &verdict
 	sum.ExitCode = &code
 	if ru.out != nil {
 		ru.out.summary(sum)

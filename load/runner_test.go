@@ -349,6 +349,7 @@ func TestFailuresPanicsAndThresholds(t *testing.T) {
 		case 3:
 			return context.DeadlineExceeded
 		}
+		rec.Ready()
 		<-ctx.Done()
 		return errors.New("closed during teardown") // after the end: completed
 	}, WithSessions(5), WithDuration(time.Second), WithThresholds("sessions_failed.count==0", "sessions_started.count==5"))

@@ -68,6 +68,8 @@ type Summary struct {
 	Notes []string `json:"notes"`
 	// ExitCode is set in the final summary only.
 	ExitCode *int `json:"exit_code,omitempty"`
+	// Verdict is the final summary's outcome and why (verdict.go).
+	Verdict *RunVerdict `json:"verdict,omitempty"`
 }
 
 // Params are the run parameters.

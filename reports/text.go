@@ -98,6 +98,9 @@ func WriteText(w io.Writer, s *Summary) error {
 			fmt.Fprintf(&b, "  - %s\n", n)
 		}
 	}
+	if v := s.Verdict; v != nil {
+		fmt.Fprintf(&b, "\nverdict: %s (exit %d): %s\n", v.Result, v.ExitCode, v.Reason)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,7 +32,12 @@ type loadFlags struct {
 	ramp, duration, warmup, interval                   time.Duration
 	commandInterval, pingInterval                      time.Duration
 	thresholds, commands                               multiFlag
+	allowSessionErrors                                 bool
 }
+
+// defaultWarmup is --warmup's default; a run shorter than twice it gets no
+// warm-up unless one is asked for, so `--duration 1s` just works.
+const defaultWarmup = 3 * time.Second
 
 // multiFlag is a repeatable string flag.
 type multiFlag []string
@@ -103,7 +109,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
 	fs.IntVar(&f.maxSessions, "max-sessions", 0, "open model: cap on sessions started (0 = no cap)")
 	fs.DurationVar(&f.ramp, "ramp", 0, "spread session starts over this long")
 	fs.DurationVar(&f.duration, "duration", 15*time.Second, "run length, warm-up included")
-	fs.DurationVar(&f.warmup, "warmup", 3*time.Second, "samples before this are excluded from results")
+	fs.DurationVar(&f.warmup, "warmup", defaultWarmup, "samples before this are excluded from results (default 0 when --duration is under twice the default)")
 	fs.DurationVar(&f.interval, "interval", time.Second, "interval-log and progress period")
 	fs.Var(&f.commands, "commands", "command sent in rotation: name or name={json} (repeatable; default set_prompt, start, set_prompt)")
 	fs.DurationVar(&f.commandInterval, "command-interval", 3*time.Second, "time between commands of a session (0 = only the first round)")
@@ -112,6 +118,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
 	fs.StringVar(&f.codec, "codec", "v1", "data-channel wire: v0 (JSON envelope) or v1 (protobuf)")
 	fs.StringVar(&f.out, "out", "", "results folder (default results/load-<time>)")
 	fs.Var(&f.thresholds, "threshold", "threshold, e.g. frame_latency.p99<50ms or errors.rate<1% (repeatable)")
+	fs.BoolVar(&f.allowSessionErrors, "allow-session-errors", false, "accept failed sessions: without it (or a threshold on errors.* or sessions_failed) any failed session exits 99")
 	fs.StringVar(&f.shard, "shard", "", "run shard i of n (\"i/n\", 0-based)")
 	fs.StringVar(&f.interceptors, "interceptors", "default", "pion interceptors per session: default (NACK, RTCP reports, TWCC feedback), minimal (NACK, RTCP reports), reports (RTCP reports only), none")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (read with go tool pprof)")
@@ -132,6 +139,13 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
 	}
 	if _, err := client.ParseInterceptors(f.interceptors); err != nil {
 		fmt.Fprintf(stderr, "reactor-harness load: --%v\n", err)
+		return nil, exitUsage
+	}
+	if !flagSet(fs, "warmup") && f.duration < 2*defaultWarmup {
+		f.warmup = 0
+	}
+	if err := validateLoadFlags(f); err != nil {
+		fmt.Fprintln(stderr, "reactor-harness load:", err)
 		return nil, exitUsage
 	}
 	if f.out == "" {
@@ -214,6 +228,7 @@ func loadOptions(f *loadFlags, target string, stderr io.Writer) ([]load.Option, 
 		load.WithProgress(load.NewProgress(stderr)),
 		load.WithParam("target", target), load.WithParam("model", f.model), load.WithParam("codec", f.codec),
 		load.WithParam("interceptors", f.interceptors),
+		load.WithAllowSessionErrors(f.allowSessionErrors),
 	}
 	if f.rate > 0 {
 		opts = append(opts, load.WithRate(f.rate))
@@ -293,4 +308,48 @@ func isLoopback(target string) bool {
 		}
 	}
 	return false
+}
+
+// flagSet reports whether the user gave flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
+
+// validateLoadFlags checks, before any mock starts or folder is written,
+// what parsing alone cannot: every error names its flag.
+func validateLoadFlags(f *loadFlags) error {
+	if f.codec != "v0" && f.codec != "v1" {
+		return fmt.Errorf("--codec must be v0 or v1, got %q", f.codec)
+	}
+	for _, c := range f.commands {
+		if _, err := load.ParseCommandStep(c); err != nil {
+			return fmt.Errorf("--commands %q: %v", c, err)
+		}
+	}
+	for _, t := range f.thresholds {
+		if _, err := load.ParseThreshold(t); err != nil {
+			return fmt.Errorf("--threshold %q: %v", t, err)
+		}
+	}
+	if f.shard != "" {
+		if _, _, err := parseShard(f.shard); err != nil {
+			return err
+		}
+	}
+	switch {
+	case f.duration <= 0:
+		return fmt.Errorf("--duration must be positive, got %v", f.duration)
+	case f.warmup < 0 || f.warmup >= f.duration:
+		return fmt.Errorf("--warmup %v must be shorter than --duration %v (lower --warmup, or --warmup 0)", f.warmup, f.duration)
+	case f.sessions < 0 || f.rate < 0 || f.maxSessions < 0:
+		return errors.New("--sessions, --rate and --max-sessions must not be negative")
+	}
+	if f.target != "" {
+		if u, err := url.Parse(f.target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--target must be an http(s) URL such as https://api.example, got %q", f.target)
+		}
+	}
+	return nil
 }

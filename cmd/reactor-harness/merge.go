@@ -19,6 +19,7 @@ import (
 func runMerge(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	allowErrs := fs.Bool("allow-session-errors", false, "accept failed sessions in the merged run (as load's flag of that name)")
 	out := fs.String("out", "", "merged results folder (default results/merged-<time>)")
 	var thresholds multiFlag
 	fs.Var(&thresholds, "threshold", "threshold judged on the merged result, e.g. frame_latency.p99<50ms (repeatable; the shards' own thresholds are re-evaluated too)")
@@ -42,7 +43,7 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		*out = filepath.Join("results", "merged-"+time.Now().UTC().Format("20060102-150405"))
 	}
-	res, err := load.Merge(dirs, load.MergeOptions{OutDir: *out, Thresholds: thresholds})
+	res, err := load.Merge(dirs, load.MergeOptions{OutDir: *out, Thresholds: thresholds, AllowSessionErrors: *allowErrs})
 	if res == nil {
 		fmt.Fprintln(stderr, "reactor-harness merge:", err)
 		return load.ExitCode(nil, err)

@@ -76,10 +76,23 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			continue // a folder with only .hgrm or run.hlog has no verdicts
 		}
-		if !s.ThresholdsPassed {
+		switch v := s.Verdict; {
+		case v != nil && v.ExitCode != exitOK:
+			fmt.Fprintf(stdout, "  %s: %s: %s\n", r.Path, v.Result, v.Reason)
+			code = worseExit(code, v.ExitCode)
+		case !s.ThresholdsPassed:
 			fmt.Fprintf(stdout, "  %s: a threshold failed\n", r.Path)
-			code = exitThresholdsFailed
+			code = worseExit(code, exitThresholdsFailed)
 		}
 	}
 	return code
+}
+
+// worseExit keeps the graver of two exit codes: the harness failing to do its
+// job (1) outweighs a target failing (99), which outweighs success.
+func worseExit(a, b int) int {
+	if a == exitHarnessError || b == exitHarnessError {
+		return exitHarnessError
+	}
+	return max(a, b)
 }

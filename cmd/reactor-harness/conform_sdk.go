@@ -20,7 +20,7 @@ import (
 type sdkConformFlags struct {
 	driver, name, dir, expectations, sdks string
 	cases, jsonOut, junitOut, artifacts   string
-	fix, listOnly                         bool
+	fix, listOnly, allowSkip              bool
 }
 
 func parseConformSDKFlags(args []string, stderr io.Writer) (*sdkConformFlags, bool) {
@@ -36,6 +36,7 @@ func parseConformSDKFlags(args []string, stderr io.Writer) (*sdkConformFlags, bo
 	fs.StringVar(&f.jsonOut, "json-report", "", "Ginkgo-format JSON report (readable by reactor-harness report)")
 	fs.StringVar(&f.junitOut, "junit-report", "", "JUnit XML report")
 	fs.StringVar(&f.artifacts, "artifacts", "", "folder for driver logs and transcripts (default a temporary one)")
+	fs.BoolVar(&f.allowSkip, "allow-skip", false, "a target that cannot run here is reported and skipped (exit 0) instead of exiting 2")
 	fs.BoolVar(&f.fix, "fix", false, "rewrite the expectations file from this run")
 	fs.BoolVar(&f.listOnly, "dry-run", false, "list the selected cases without running them")
 	if err := fs.Parse(args); err != nil {
@@ -131,8 +132,13 @@ func selectSDKCases(patterns string) ([]*sdk.Case, error) {
 // target's exit code.
 func runSDKTarget(ctx context.Context, f *sdkConformFlags, t *sdk.Target, cases []*sdk.Case, stdout, stderr io.Writer) int {
 	if t.Skip != "" {
-		fmt.Fprintf(stdout, "%s: skipped: %s\n", t.Title, t.Skip)
-		return exitOK
+		if f.allowSkip {
+			fmt.Fprintf(stdout, "%s: skipped (--allow-skip): %s\n", t.Title, t.Skip)
+			return exitOK
+		}
+		// A requested SDK that never ran is not a pass: set-up is missing.
+		fmt.Fprintf(stderr, "reactor-harness conform sdk: %s cannot run here: %s (or --allow-skip to run only what is installed)\n", t.Title, t.Skip)
+		return exitUsage
 	}
 	exp, err := sdk.LoadExpectations(t.Expectations)
 	if err != nil {

@@ -119,7 +119,12 @@ const verdictEntry = "verdict"
 
 func runSpec(ctx context.Context, t *sdk.Target, c *sdk.Case) {
 	if t.Skip != "" {
-		Skip(fmt.Sprintf("%s is not available here: %s", t.Title, t.Skip))
+		// A target that cannot run is a failed set-up, never a pass, unless
+		// the user asked to run only what is installed.
+		if os.Getenv("REACTOR_SDK_ALLOW_SKIP") != "" {
+			Skip(fmt.Sprintf("%s is not available here (REACTOR_SDK_ALLOW_SKIP): %s", t.Title, t.Skip))
+		}
+		Fail(fmt.Sprintf("%s cannot run here: %s (set REACTOR_SDK_ALLOW_SKIP=1 to skip targets that are not installed)", t.Title, t.Skip))
 	}
 	dir := filepath.Join(artifactsDir, t.Key, strings.ReplaceAll(c.ID, "/", "_"))
 	res := sdk.Execute(ctx, t, c, dir)

@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3000x
 
-.PHONY: all build test test-go test-py test-js test-sdk fuzz-short lint run mock clean conformance-server conformance-server-report
+.PHONY: all build js-setup test test-go test-py test-js test-sdk fuzz-short lint run mock clean conformance-server conformance-server-report
 
 all: build
 
@@ -14,7 +14,7 @@ build:
 test: lint test-go test-py test-js test-sdk fuzz-short
 
 # Every Go package but the SDK suite (run by test-sdk with its own parallelism).
-test-go:
+test-go: js-setup
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/suites/sdk$$')
 
 # The Python SDK driver: builds its virtual environments (idempotent), then its tests.
@@ -22,14 +22,17 @@ test-py:
 	drivers/python/setup.sh
 	python3 -m pytest drivers/python/tests -q
 
-# The JS SDK driver (npm ci is done by .ci/run, or by hand once).
-test-js:
+# The JS SDK driver: installs its pinned packages (idempotent), then its tests.
+test-js: js-setup
 	npm --prefix drivers/js test
+
+js-setup:
+	drivers/js/setup.sh
 
 # The SDK behaviour suite: the real pinned SDKs (JS 2.9.0/2.2.1, Python
 # 1.13.0/0.8.0) through their drivers against the mock; per-SDK Ginkgo JSON
-# and JUnit in out/sdk/. Needs npm ci (drivers/js) and the Python venvs.
-test-sdk:
+# and JUnit in out/sdk/. Installs what it needs; a target that cannot run fails.
+test-sdk: js-setup
 	drivers/python/setup.sh
 	REACTOR_SDK_REPORT_DIR=$(CURDIR)/out/sdk $(GO) run github.com/onsi/ginkgo/v2/ginkgo -p --procs=3 --timeout=15m ./suites/sdk
 

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/reactor-harness/reactor-harness/internal/mockrun"
 	"github.com/reactor-harness/reactor-harness/mockserver"
 )
 
@@ -18,6 +19,8 @@ func runMock(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", mockserver.DefaultListen, "address to listen on (host:port; port 0 picks a free one)")
 	apiKey := fs.String("api-key", envOr("REACTOR_API_KEY", mockserver.DefaultAPIKey), "API key the mock accepts (env REACTOR_API_KEY)")
 	scenarioPath := fs.String("scenario", "", "scenario file (YAML or JSON); default: the documented platform behaviour")
+	jsonReady := fs.Bool("json", false, "print one JSON ready line on stdout (base_url, api_key, admin_url, pid) and nothing else there")
+	stdinClose := fs.Bool("exit-on-stdin-close", false, "exit when stdin closes (a test runner's pipe); the mock always exits when its parent process dies")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -39,14 +42,27 @@ func runMock(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "reactor-harness mock:", err)
 		return exitHarnessError
 	}
-	fmt.Fprintf(stdout, "mock Reactor listening on %s\n", srv.URL())
-	fmt.Fprintf(stdout, "api key: %s\n", srv.APIKey())
-	fmt.Fprintf(stdout, "scenario: %s (profile %s); admin API at %s/__admin/\n", srv.Scenario().Name, srv.Scenario().Profile, srv.URL())
+	prose := stdout
+	if *jsonReady {
+		prose = stderr
+		if err := mockrun.NewReady(srv.URL(), srv.APIKey()).Write(stdout); err != nil {
+			fmt.Fprintln(stderr, "reactor-harness mock:", err)
+		}
+	}
+	fmt.Fprintf(prose, "mock Reactor listening on %s\n", srv.URL())
+	fmt.Fprintf(prose, "api key: %s\n", srv.APIKey())
+	fmt.Fprintf(prose, "scenario: %s (profile %s); admin API at %s/__admin/\n", srv.Scenario().Name, srv.Scenario().Profile, srv.URL())
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sig, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tether := mockrun.Tether{WatchParent: true}
+	if *stdinClose {
+		tether.Stdin = os.Stdin
+	}
+	ctx, untether := tether.Bind(sig)
+	defer untether()
 	<-ctx.Done()
-	fmt.Fprintln(stdout, "shutting down")
+	fmt.Fprintln(prose, "shutting down:", context.Cause(ctx))
 	if err := srv.Close(); err != nil {
 		fmt.Fprintln(stderr, "reactor-harness mock: shutdown:", err)
 		return exitHarnessError

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/reactor-harness/reactor-harness/suites/sdk"
+	"github.com/spf13/cobra"
 )
 
 // sdkConformFlags are the settings of one SDK-suite run.
@@ -23,37 +23,54 @@ type sdkConformFlags struct {
 	fix, listOnly, allowSkip              bool
 }
 
-func parseConformSDKFlags(args []string, stderr io.Writer) (*sdkConformFlags, bool) {
+func newConformSDKCmd() *cobra.Command {
 	f := &sdkConformFlags{}
-	fs := flag.NewFlagSet("conform sdk", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.driver, "driver", "", "your driver's command line (run with sh -c; see drivers/PROTOCOL.md)")
-	fs.StringVar(&f.name, "name", "custom", "target name for reports and the default expectations file")
-	fs.StringVar(&f.dir, "dir", "", "the driver's working directory (default: the current one)")
-	fs.StringVar(&f.expectations, "expectations", "", "expected-failures file (default suites/sdk/expectations/<name>.txt)")
-	fs.StringVar(&f.sdks, "sdk", "", "instead of --driver: built-in targets by key or prefix (js-2.9.0, python, ...)")
-	fs.StringVar(&f.cases, "cases", "", "comma-separated case IDs or patterns (sdk/token/*); default all")
-	fs.StringVar(&f.jsonOut, "json-report", "", "Ginkgo-format JSON report (readable by reactor-harness report)")
-	fs.StringVar(&f.junitOut, "junit-report", "", "JUnit XML report")
-	fs.StringVar(&f.artifacts, "artifacts", "", "folder for driver logs and transcripts (default a temporary one)")
-	fs.BoolVar(&f.allowSkip, "allow-skip", false, "a target that cannot run here is reported and skipped (exit 0) instead of exiting 2")
-	fs.BoolVar(&f.fix, "fix", false, "rewrite the expectations file from this run")
-	fs.BoolVar(&f.listOnly, "dry-run", false, "list the selected cases without running them")
-	if err := fs.Parse(args); err != nil {
-		return nil, false
+	cmd := &cobra.Command{
+		Use:   "sdk (--sdk KEY | --driver CMD) [flags]",
+		Short: "run the SDK behaviour catalog through an SDK's driver",
+		Long: `Runs the SDK behaviour catalog (suites/sdk) through a driver: a built-in one for a published
+SDK (--sdk js-2.9.0, --sdk python, ...) or your SDK's own (--driver, see drivers/PROTOCOL.md).
+Each case is judged against the target's expected-failures file: an unlisted failure or a
+stale entry exits 99. A requested target that cannot run here (its packages are not
+installed) exits 2 unless --allow-skip.`,
+		Example: `  # every built-in JavaScript target
+  reactor-harness conform sdk --sdk js
+
+  # your own SDK's driver, with a JUnit report
+  reactor-harness conform sdk --driver 'node ./driver.mjs' --name my-sdk --junit-report sdk.xml
+
+  # record today's failures as expected
+  reactor-harness conform sdk --sdk python-1.13.0 --fix`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return exit(runConformSDK(f, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	return f, true
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVar(&f.sdks, "sdk", "", "built-in targets by `key` or prefix (js-2.9.0, python, ...), comma-separated")
+	fs.StringVar(&f.driver, "driver", "", "instead of --sdk: your driver's `command` line (run with sh -c; see drivers/PROTOCOL.md)")
+	fs.StringVar(&f.name, "name", "custom", "target `name` for reports and the default expectations file")
+	fs.StringVar(&f.dir, "dir", "", "the driver's working `directory` (default: the current one)")
+	fs.StringVar(&f.expectations, "expectations", "", "expected-failures `file` (default suites/sdk/expectations/<name>.txt)")
+	fs.BoolVar(&f.allowSkip, "allow-skip", false, "a target that cannot run here is reported and skipped (exit 0) instead of exiting 2")
+	fs.StringVar(&f.cases, "cases", "", "comma-separated case IDs or `patterns` (sdk/token/*); default all")
+	fs.BoolVar(&f.listOnly, "dry-run", false, "list the selected cases without running them")
+	fs.BoolVar(&f.fix, "fix", false, "rewrite the expectations file from this run")
+	fs.StringVar(&f.jsonOut, "json-report", "", "write a Ginkgo-format JSON report to `file` (readable by reactor-harness report)")
+	fs.StringVar(&f.junitOut, "junit-report", "", "write a JUnit XML report to `file`")
+	fs.StringVar(&f.artifacts, "artifacts", "", "`folder` for driver logs and transcripts (default a temporary one)")
+	groupFlags(fs, "Target", "sdk", "driver", "name", "dir", "expectations", "allow-skip")
+	groupFlags(fs, "Selection", "cases", "dry-run", "fix")
+	groupFlags(fs, "Reports", "json-report", "junit-report", "artifacts")
+	return cmd
 }
 
 // runConformSDK runs the SDK behaviour catalog (suites/sdk) through a
 // driver — a maintainer's own, or the built-in ones — and judges each case
 // against the target's expected-failures file: an unlisted failure or a
 // stale entry exits 99.
-func runConformSDK(args []string, stdout, stderr io.Writer) int {
-	f, ok := parseConformSDKFlags(args, stderr)
-	if !ok {
-		return exitUsage
-	}
+func runConformSDK(f *sdkConformFlags, stdout, stderr io.Writer) int {
 	targets, err := sdkTargets(f)
 	if err != nil {
 		fmt.Fprintln(stderr, "reactor-harness conform sdk:", err)

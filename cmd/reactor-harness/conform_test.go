@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,7 +92,7 @@ func TestConformServerCommand(t *testing.T) {
 // caught: the case passes, so listing it as failing must exit 99.
 func TestConformSDKCommand(t *testing.T) {
 	if _, err := os.Stat("../../drivers/js/node_modules"); err != nil {
-		t.Skip("drivers/js/node_modules missing: run npm ci --prefix drivers/js")
+		t.Fatal("drivers/js/node_modules missing: run `bash drivers/js/setup.sh` (make test does)")
 	}
 	bin := buildCLI(t)
 	dir := t.TempDir()
@@ -122,5 +124,72 @@ func TestConformSDKCommand(t *testing.T) {
 	out, code = run()
 	if code != exitThresholdsFailed || !strings.Contains(out, "STALE") {
 		t.Fatalf("stale entry not caught: exit %d\n%s", code, out)
+	}
+}
+
+// TestConformSDKTargetThatCannotRun: a requested SDK that cannot run here
+// (no node on PATH) is a failed job, exit 2 with the reason; --allow-skip
+// turns it into a reported skip, exit 0, and still never says PASS.
+func TestConformSDKTargetThatCannotRun(t *testing.T) {
+	bin := buildCLI(t)
+	run := func(extra ...string) (string, string, int) {
+		cmd := exec.Command(bin, append([]string{"conform", "sdk", "--sdk", "js-2.9.0", "--cases", "sdk/breaking/6"}, extra...)...)
+		cmd.Dir = "../.."
+		cmd.Env = append(os.Environ(), "PATH="+t.TempDir())
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+	}
+	out, errs, code := run()
+	if code != exitUsage || !strings.Contains(errs, "cannot run here") || strings.Contains(out, "PASS") {
+		t.Errorf("unrunnable target: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	out, errs, code = run("--allow-skip")
+	if code != exitOK || !strings.Contains(out, "skipped (--allow-skip)") || strings.Contains(out, "PASS") {
+		t.Errorf("--allow-skip: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// TestConformJUnitNamesStable: CI test history keys on suite and class
+// names, so two runs against two embedded mocks (two random ports) must
+// name them the same, and never by port.
+func TestConformJUnitNamesStable(t *testing.T) {
+	dir := t.TempDir()
+	names := func(i int) string {
+		path := filepath.Join(dir, fmt.Sprintf("r%d.xml", i))
+		var out, errb bytes.Buffer
+		if code := dispatch([]string{"conform", "server", "--cases", "token/1,token/2", "--junit-report", path}, &out, &errb); code != exitOK {
+			t.Fatalf("run %d: exit %d\n%s%s", i, code, out.String(), errb.String())
+		}
+		var doc struct {
+			Suites []struct {
+				Name  string `xml:"name,attr"`
+				Cases []struct {
+					Class string `xml:"classname,attr"`
+					Name  string `xml:"name,attr"`
+				} `xml:"testcase"`
+			} `xml:"testsuite"`
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil || xml.Unmarshal(raw, &doc) != nil || len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != 2 {
+			t.Fatalf("run %d: report %v\n%s", i, err, raw)
+		}
+		s := doc.Suites[0].Name
+		for _, c := range doc.Suites[0].Cases {
+			s += "|" + c.Class + "|" + c.Name
+		}
+		return s
+	}
+	a, b := names(1), names(2)
+	if a != b {
+		t.Errorf("names differ between runs:\n%s\n%s", a, b)
+	}
+	if strings.Contains(a, "127.0.0.1") || !strings.Contains(a, "reactor-harness server conformance") || !strings.Contains(a, "embedded-mock") {
+		t.Errorf("names %q", a)
 	}
 }

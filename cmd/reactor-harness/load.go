@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/reactor-harness/reactor-harness/client"
 	"github.com/reactor-harness/reactor-harness/load"
@@ -31,7 +32,7 @@ type loadFlags struct {
 	rate                                               float64
 	ramp, duration, warmup, interval                   time.Duration
 	commandInterval, pingInterval                      time.Duration
-	thresholds, commands                               multiFlag
+	thresholds, commands                               []string
 	allowSessionErrors                                 bool
 }
 
@@ -39,17 +40,8 @@ type loadFlags struct {
 // warm-up unless one is asked for, so `--duration 1s` just works.
 const defaultWarmup = 3 * time.Second
 
-// multiFlag is a repeatable string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-func runLoad(args []string, stdout, stderr io.Writer) int {
-	f, code := parseLoadFlags(args, stderr)
-	if code >= 0 {
-		return code
-	}
+// runLoad runs one load test with checked flags.
+func runLoad(f *loadFlags, stdout, stderr io.Writer) int {
 	target, key, stopMock, err := loadTarget(f, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "reactor-harness load:", err)
@@ -96,62 +88,170 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	return load.ExitCode(res, err)
 }
 
-func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
+func newLoadCmd() *cobra.Command {
+	var f *loadFlags
+	cmd := &cobra.Command{
+		Use:   "load [flags]",
+		Short: "run a load test of real WebRTC sessions (embedded mock unless --target)",
+		Long: `Runs sessions the way an SDK does — token, session, SDP, ICE, VP8 video with capture stamps,
+data-channel commands and round-trip probes — and records every phase and frame in
+HdrHistograms. Closed model (--sessions N concurrent) or open model (--rate per second). Writes
+summary.json, summary.txt, run.hlog and one .hgrm per metric to --out; the last line of the
+summary is the verdict, and the exit code follows it (see "Exit codes" below).
+
+Thresholds (--threshold, repeatable, k6 style) are <metric>.<statistic><op><value>:
+` + thresholdHelp() + `
+
+Exit codes: 0 pass; 1 no session became ready, the target was unreachable or the run was
+interrupted (whatever the thresholds); 2 a usage mistake; 99 a threshold failed, or sessions
+failed and neither --allow-session-errors nor a threshold on errors.* or sessions_* accepts it.`,
+		Example: `  # 10 sessions for 10 s against the embedded mock
+  reactor-harness load --sessions 10 --duration 10s
+
+  # a deployment, judged by latency and error thresholds
+  reactor-harness load --target https://api.example --api-key "$REACTOR_API_KEY" \
+    --sessions 50 --duration 2m --threshold 'frame_latency.p99<50ms' --threshold 'errors.rate<1%'
+
+  # open model: 2 new sessions per second, at most 100
+  reactor-harness load --rate 2 --max-sessions 100 --duration 1m
+
+  # shard 0 of 4 of a distributed run (merge the folders with reactor-harness merge)
+  reactor-harness load --target https://api.example --shard 0/4 --out results/shard-0`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if code := checkLoadFlags(f, cmd.Flags(), cmd.ErrOrStderr()); code >= 0 {
+				return exit(code)
+			}
+			return exit(runLoad(f, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
+	}
+	f = defineLoadFlags(cmd.Flags())
+	return cmd
+}
+
+// thresholdHelp lists what a threshold may name, from the registries the
+// runner judges with, so the help cannot fall behind them.
+func thresholdHelp() string {
+	var lat, ctr []string
+	for _, m := range load.Metrics() {
+		lat = append(lat, m.String())
+	}
+	for _, c := range load.Counters() {
+		ctr = append(ctr, c.String())
+	}
+	ctr = append(ctr, "sessions_completed", "sessions_abandoned", "errors", "errors.<class>")
+	return "  latency metrics: " + wrapList(lat, "    ") + `
+    statistics: pNN or p(NN) (e.g. p99, p99.9), med, min, max, mean, stddev, count;
+    values take a unit (50ms, 2s, 500us; a bare number is ms)
+  counters: ` + wrapList(ctr, "    ") + `
+    statistics: count, per_s, and rate (errors, sessions_*, late_frames, missing_frames,
+    packets_lost); rates are written 1% or 0.01
+  operators: <, <=, >, >=, ==, !=
+  examples: frame_latency.p99<50ms  first_frame.p50<=2s  errors.rate<1%  errors.http_429.count==0`
+}
+
+// wrapList joins names into lines of at most ~90 columns.
+func wrapList(names []string, indent string) string {
+	var b strings.Builder
+	col := 0
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(",")
+			if col+len(n) > 86 {
+				b.WriteString("\n" + indent)
+				col = len(indent)
+			} else {
+				b.WriteString(" ")
+			}
+		}
+		b.WriteString(n)
+		col += len(n) + 2
+	}
+	return b.String()
+}
+
+// defineLoadFlags declares load's flags on fs, bound to the returned
+// settings.
+func defineLoadFlags(fs *pflag.FlagSet) *loadFlags {
 	f := &loadFlags{}
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.target, "target", "", "base URL of the Reactor deployment; empty = start the embedded mock on loopback")
-	fs.StringVar(&f.apiKey, "api-key", os.Getenv("REACTOR_API_KEY"), "API key (env REACTOR_API_KEY; the embedded mock's key by default)")
-	fs.StringVar(&f.model, "model", client.DefaultModel, "model name")
-	fs.StringVar(&f.scenario, "scenario", "", "scenario file for the embedded mock (not with --target: load it into the mock target instead)")
+	fs.SortFlags = false
+	fs.StringVar(&f.target, "target", "", "base `URL` of the Reactor deployment; empty = start the embedded mock on loopback")
+	fs.StringVar(&f.apiKey, "api-key", os.Getenv("REACTOR_API_KEY"), "API `key` (env REACTOR_API_KEY; the embedded mock's key by default)")
+	fs.StringVar(&f.model, "model", client.DefaultModel, "model `name`")
+	fs.StringVar(&f.scenario, "scenario", "", "scenario `file` for the embedded mock (not with --target: load it into the mock target instead)")
 	fs.IntVar(&f.sessions, "sessions", 10, "closed model: number of concurrent sessions")
 	fs.Float64Var(&f.rate, "rate", 0, "open model: sessions started per second (overrides --sessions)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 0, "open model: cap on sessions started (0 = no cap)")
 	fs.DurationVar(&f.ramp, "ramp", 0, "spread session starts over this long")
 	fs.DurationVar(&f.duration, "duration", 15*time.Second, "run length, warm-up included")
 	fs.DurationVar(&f.warmup, "warmup", defaultWarmup, "samples before this are excluded from results (default 0 when --duration is under twice the default)")
-	fs.DurationVar(&f.interval, "interval", time.Second, "interval-log and progress period")
-	fs.Var(&f.commands, "commands", "command sent in rotation: name or name={json} (repeatable; default set_prompt, start, set_prompt)")
+	fs.StringArrayVar(&f.commands, "commands", nil, "`command` sent in rotation: name or name={json} (repeatable; default set_prompt, start, set_prompt)")
 	fs.DurationVar(&f.commandInterval, "command-interval", 3*time.Second, "time between commands of a session (0 = only the first round)")
 	fs.DurationVar(&f.pingInterval, "ping-interval", load.DefaultPingInterval,
 		"data-channel round-trip probe period, the first one as soon as a session is ready (0 = none; the default is the JS SDK's keep-alive period)")
 	fs.StringVar(&f.codec, "codec", "v1", "data-channel wire: v0 (JSON envelope) or v1 (protobuf)")
-	fs.StringVar(&f.out, "out", "", "results folder (default results/load-<time>)")
-	fs.Var(&f.thresholds, "threshold", "threshold, e.g. frame_latency.p99<50ms or errors.rate<1% (repeatable)")
-	fs.BoolVar(&f.allowSessionErrors, "allow-session-errors", false, "accept failed sessions: without it (or a threshold on errors.* or sessions_failed) any failed session exits 99")
-	fs.StringVar(&f.shard, "shard", "", "run shard i of n (\"i/n\", 0-based)")
 	fs.StringVar(&f.interceptors, "interceptors", "default", "pion interceptors per session: default (NACK, RTCP reports, TWCC feedback), minimal (NACK, RTCP reports), reports (RTCP reports only), none")
-	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (read with go tool pprof)")
-	fs.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile (allocations since start, and live heap) to this file when the run ends")
+	fs.StringArrayVar(&f.thresholds, "threshold", nil, "threshold `expr`, e.g. frame_latency.p99<50ms or errors.rate<1% (repeatable; see above)")
+	fs.BoolVar(&f.allowSessionErrors, "allow-session-errors", false, "accept failed sessions: without it (or a threshold on errors.* or sessions_failed) any failed session exits 99")
+	fs.StringVar(&f.out, "out", "", "results `folder` (default results/load-<time>)")
+	fs.DurationVar(&f.interval, "interval", time.Second, "interval-log and progress period")
+	fs.StringVar(&f.shard, "shard", "", "run shard `i/n` of a distributed run (0-based)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this `file` (read with go tool pprof)")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile (allocations since start, and live heap) to this `file` when the run ends")
+	groupFlags(fs, "Target", "target", "api-key", "model", "scenario")
+	groupFlags(fs, "Workload", "sessions", "rate", "max-sessions", "ramp", "duration", "warmup",
+		"commands", "command-interval", "ping-interval", "codec", "interceptors")
+	groupFlags(fs, "Verdict", "threshold", "allow-session-errors")
+	groupFlags(fs, "Output", "out", "interval", "shard", "cpuprofile", "memprofile")
+	return f
+}
+
+// parseLoadFlags parses load's arguments outside the command tree (the
+// k8s manifest checks its pods' load arguments with it): settings, or an
+// exit code ≥ 0 when they are wrong.
+func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, int) {
+	fs := pflag.NewFlagSet("load", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := defineLoadFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		fmt.Fprintln(stderr, "reactor-harness load:", err)
 		return nil, exitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "reactor-harness load: unexpected argument %q\n", fs.Arg(0))
 		return nil, exitUsage
 	}
+	if code := checkLoadFlags(f, fs, stderr); code >= 0 {
+		return nil, code
+	}
+	return f, -1
+}
+
+// checkLoadFlags checks parsed settings before anything starts and fills in
+// the defaults that depend on other flags; -1 means go on.
+func checkLoadFlags(f *loadFlags, fs *pflag.FlagSet, stderr io.Writer) int {
 	// The scenario scripts the embedded mock only; with --target it would
 	// be silently ignored and the run would not measure what was asked.
 	if f.scenario != "" && f.target != "" {
 		fmt.Fprintln(stderr, "reactor-harness load: --scenario configures the embedded mock and has no effect with --target; "+
 			"to script a mock target, load the scenario into it (reactor-harness mock --scenario FILE, or PUT /__admin/scenario)")
-		return nil, exitUsage
+		return exitUsage
 	}
 	if _, err := client.ParseInterceptors(f.interceptors); err != nil {
 		fmt.Fprintf(stderr, "reactor-harness load: --%v\n", err)
-		return nil, exitUsage
+		return exitUsage
 	}
-	if !flagSet(fs, "warmup") && f.duration < 2*defaultWarmup {
+	if !fs.Changed("warmup") && f.duration < 2*defaultWarmup {
 		f.warmup = 0
 	}
 	if err := validateLoadFlags(f); err != nil {
 		fmt.Fprintln(stderr, "reactor-harness load:", err)
-		return nil, exitUsage
+		return exitUsage
 	}
 	if f.out == "" {
 		f.out = filepath.Join("results", "load-"+time.Now().UTC().Format("20060102-150405"))
 	}
-	return f, -1
+	return -1
 }
 
 // loadTarget returns the target URL and key, starting the embedded mock
@@ -310,13 +410,6 @@ func isLoopback(target string) bool {
 	return false
 }
 
-// flagSet reports whether the user gave flag name.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
-	return set
-}
-
 // validateLoadFlags checks, before any mock starts or folder is written,
 // what parsing alone cannot: every error names its flag.
 func validateLoadFlags(f *loadFlags) error {
@@ -346,10 +439,17 @@ func validateLoadFlags(f *loadFlags) error {
 	case f.sessions < 0 || f.rate < 0 || f.maxSessions < 0:
 		return errors.New("--sessions, --rate and --max-sessions must not be negative")
 	}
-	if f.target != "" {
-		if u, err := url.Parse(f.target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--target must be an http(s) URL such as https://api.example, got %q", f.target)
-		}
+	return checkURLFlag("--target", f.target)
+}
+
+// checkURLFlag refuses a non-empty value that is not an http(s) URL with a
+// host, naming the flag.
+func checkURLFlag(flag, v string) error {
+	if v == "" {
+		return nil
+	}
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s must be an http(s) URL such as https://api.example, got %q", flag, v)
 	}
 	return nil
 }

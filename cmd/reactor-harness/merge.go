@@ -2,13 +2,13 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"time"
 
 	"github.com/reactor-harness/reactor-harness/load"
+	"github.com/spf13/cobra"
 )
 
 // runMerge is `reactor-harness merge [--out DIR] [--threshold EXPR]... DIR...`:
@@ -16,34 +16,50 @@ import (
 // (load.Merge) and exits as `load` does: 0 every threshold passed, 99 a
 // threshold failed, 1 the merge or a shard failed (or shards are missing),
 // 2 a usage mistake.
-func runMerge(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	allowErrs := fs.Bool("allow-session-errors", false, "accept failed sessions in the merged run (as load's flag of that name)")
-	out := fs.String("out", "", "merged results folder (default results/merged-<time>)")
-	var thresholds multiFlag
-	fs.Var(&thresholds, "threshold", "threshold judged on the merged result, e.g. frame_latency.p99<50ms (repeatable; the shards' own thresholds are re-evaluated too)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: reactor-harness merge [--out DIR] [--threshold EXPR]... DIR...")
-		fmt.Fprintln(stderr, "\nMerges the output folders of `reactor-harness load --shard i/n` (or of several runs of one load) by")
-		fmt.Fprintln(stderr, "histogram, computes rates over the union of their time windows, re-evaluates thresholds and writes")
-		fmt.Fprintln(stderr, "the merged folder (run.hlog, summary.json, summary.txt, <metric>.hgrm).")
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
+func newMergeCmd() *cobra.Command {
+	var out string
+	var thresholds []string
+	var allowErrs bool
+	cmd := &cobra.Command{
+		Use:   "merge [flags] DIR...",
+		Short: "merge load shards' output folders by histogram",
+		Long: `Merges the output folders of "reactor-harness load --shard i/n" (or of several runs of one
+load) by histogram, computes rates over the union of their time windows, re-evaluates the
+thresholds and writes the merged folder (run.hlog, summary.json, summary.txt, <metric>.hgrm).
+Exit codes as load's: 0 pass, 99 a threshold failed or sessions failed unaccepted, 1 a shard is
+missing or failed (an incomplete merge proves nothing), 2 a usage mistake.`,
+		Example: `  # the four shards of a distributed run
+  reactor-harness merge --out results/merged results/shard-*
+
+  # with a threshold judged on the merged result
+  reactor-harness merge --threshold 'frame_latency.p99<50ms' --out merged shard-0 shard-1`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("no shard folders given")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, dirs []string) error {
+			return exit(runMerge(dirs, out, thresholds, allowErrs, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	dirs, code := parseInterspersed(fs, args)
-	if code >= 0 {
-		return code
-	}
-	if len(dirs) == 0 {
-		fmt.Fprintln(stderr, "reactor-harness merge: no shard folders given")
-		fs.Usage()
+	fs := cmd.Flags()
+	fs.StringVar(&out, "out", "", "merged results `folder` (default results/merged-<time>)")
+	fs.StringArrayVar(&thresholds, "threshold", nil, "threshold `expr` judged on the merged result, e.g. frame_latency.p99<50ms (repeatable; the shards' own thresholds are re-evaluated too)")
+	fs.BoolVar(&allowErrs, "allow-session-errors", false, "accept failed sessions in the merged run (as load's flag of that name)")
+	return cmd
+}
+
+// runMerge merges dirs into out and judges the result.
+func runMerge(dirs []string, out string, thresholds []string, allowErrs bool, stdout, stderr io.Writer) int {
+	if _, err := load.ParseThresholds(thresholds); err != nil {
+		fmt.Fprintln(stderr, "reactor-harness merge:", err)
 		return exitUsage
 	}
-	if *out == "" {
-		*out = filepath.Join("results", "merged-"+time.Now().UTC().Format("20060102-150405"))
+	if out == "" {
+		out = filepath.Join("results", "merged-"+time.Now().UTC().Format("20060102-150405"))
 	}
-	res, err := load.Merge(dirs, load.MergeOptions{OutDir: *out, Thresholds: thresholds, AllowSessionErrors: *allowErrs})
+	res, err := load.Merge(dirs, load.MergeOptions{OutDir: out, Thresholds: thresholds, AllowSessionErrors: allowErrs})
 	if res == nil {
 		fmt.Fprintln(stderr, "reactor-harness merge:", err)
 		return load.ExitCode(nil, err)
@@ -53,35 +69,6 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "reactor-harness merge:", err)
 		return exitHarnessError
 	}
-	fmt.Fprintf(stdout, "merged results in %s\n", *out)
+	fmt.Fprintf(stdout, "merged results in %s\n", out)
 	return res.ExitCode()
-}
-
-// parseInterspersed parses flags that may come before, between or after
-// the positional arguments (`merge DIR... --out X` works as well as
-// `merge --out X DIR...`); everything after "--" is positional. It returns
-// the positional arguments, and an exit code ≥ 0 when parsing failed (or
-// help was asked for).
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, int) {
-	var pos []string
-	for range len(args) + 1 {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, exitOK
-			}
-			return nil, exitUsage
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		// fs.Parse stops at the first positional argument or after "--".
-		if len(args)-len(rest) > 0 && args[len(args)-len(rest)-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-	return pos, -1
 }

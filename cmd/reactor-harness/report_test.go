@@ -111,25 +111,28 @@ func TestMergeFlagsAfterFolders(t *testing.T) {
 	}
 }
 
-func TestParseInterspersed(t *testing.T) {
+// Inputs and flags may come in any order, and "--" ends the flags, as they
+// did before the CLI moved to cobra.
+func TestReportArgsInterspersed(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		pos  string
 		out  string
 	}{
-		{[]string{"a", "b"}, "a b", ""},
+		{[]string{"a", "b"}, "a b", "report.html"},
 		{[]string{"--out", "o", "a", "b"}, "a b", "o"},
 		{[]string{"a", "--out", "o", "b"}, "a b", "o"},
 		{[]string{"a", "b", "--out=o"}, "a b", "o"},
 		{[]string{"--out", "o", "--", "-a", "--out"}, "-a --out", "o"},
-		{nil, "", ""},
+		{nil, "", "report.html"},
 	} {
-		var stderr bytes.Buffer
-		fs := newTestFlagSet(&stderr)
-		out := fs.String("out", "", "")
-		pos, code := parseInterspersed(fs, tc.args)
-		if code >= 0 || strings.Join(pos, " ") != tc.pos || *out != tc.out {
-			t.Errorf("%q: pos %q out %q code %d", tc.args, pos, *out, code)
+		cmd := newReportCmd()
+		if err := cmd.ParseFlags(tc.args); err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		out, _ := cmd.Flags().GetString("out")
+		if pos := strings.Join(cmd.Flags().Args(), " "); pos != tc.pos || out != tc.out {
+			t.Errorf("%q: pos %q out %q", tc.args, pos, out)
 		}
 	}
 }

@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3000x
 
-.PHONY: all build release-check release-snapshot js-setup test test-go test-py test-js test-sdk fuzz-short lint run mock clean conformance-server conformance-server-report
+.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk fuzz-short lint run mock clean conformance-server conformance-server-report
 
 all: build
 
@@ -15,6 +15,15 @@ GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -ldflags='-s -w 
 
 build:
 	$(GOBUILD) -o $(BIN) ./cmd/reactor-harness
+
+# The OCI image (internal/image): the static binary on an empty base, as
+# a non-root user, written to dist/image as an OCI layout and a tarball
+# for docker/podman load, kind and minikube (docs/kubernetes.md). Its tag
+# comes from the binary's build info; file times from the commit.
+image: build
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
+	  $(GO) run ./scripts/image --binary $(BIN) --out dist/image \
+	  --revision "$$(git rev-parse HEAD 2>/dev/null)"
 
 # GoReleaser, pinned in its own module (tools/goreleaser: its module graph
 # is large and would otherwise pin versions in ours). Rebuilt only when that

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/reactor-harness/reactor-harness/internal/imageref"
 	"github.com/reactor-harness/reactor-harness/k8s"
 	"github.com/reactor-harness/reactor-harness/load"
 )
@@ -20,7 +21,7 @@ func runK8sManifest(args []string, stdout, stderr io.Writer) int {
 	var o k8s.Options
 	var command, out string
 	var thresholds multiFlag
-	fs.StringVar(&o.Image, "image", "", "image with the reactor-harness binary (required)")
+	fs.StringVar(&o.Image, "image", imageref.Default(), "image with the reactor-harness binary (default: the one `make image` builds from this binary)")
 	fs.IntVar(&o.Shards, "shards", 0, fmt.Sprintf("number of load pods, 1–%d (required)", k8s.MaxShards))
 	fs.StringVar(&o.Target, "target", "", "base URL of the Reactor deployment (required)")
 	fs.StringVar(&o.Name, "name", k8s.DefaultName, "prefix of every object's name (DNS label, ≤ 40 characters)")

@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3000x
 
-.PHONY: all build js-setup test test-go test-py test-js test-sdk fuzz-short lint run mock clean conformance-server conformance-server-report
+.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk fuzz-short lint run mock clean conformance-server conformance-server-report
 
 all: build
 
@@ -16,8 +16,35 @@ GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -ldflags='-s -w 
 build:
 	$(GOBUILD) -o $(BIN) ./cmd/reactor-harness
 
+# The OCI image (internal/image): the static binary on an empty base, as
+# a non-root user, written to dist/image as an OCI layout and a tarball
+# for docker/podman load, kind and minikube (docs/kubernetes.md). Its tag
+# comes from the binary's build info; file times from the commit.
+image: build
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
+	  $(GO) run ./scripts/image --binary $(BIN) --out dist/image \
+	  --revision "$$(git rev-parse HEAD 2>/dev/null)"
+
+# GoReleaser, pinned in its own module (tools/goreleaser: its module graph
+# is large and would otherwise pin versions in ours). Rebuilt only when that
+# module changes: a cold build takes about 3.5 minutes on 2 cores, a warm
+# one about 25 s.
+GORELEASER := bin/goreleaser
+$(GORELEASER): tools/goreleaser/go.mod tools/goreleaser/go.sum
+	cd tools/goreleaser && $(GO) build -o $(CURDIR)/$(GORELEASER) github.com/goreleaser/goreleaser/v2
+
+# Validates .goreleaser.yaml (part of make test: cheap once the tool is built).
+release-check: $(GORELEASER)
+	$(GORELEASER) check
+
+# The release archives and checksums, offline, into dist/ (nothing is
+# published). Not part of make test: four cross-builds take about 6 minutes
+# on 2 cores with a cold build cache.
+release-snapshot: $(GORELEASER)
+	$(GORELEASER) release --snapshot --clean
+
 # The README's test command: everything CI runs.
-test: lint test-go test-py test-js test-sdk fuzz-short
+test: lint release-check test-go test-py test-js test-sdk fuzz-short
 
 # Every Go package but the SDK suite (run by test-sdk with its own parallelism).
 test-go: js-setup
@@ -68,4 +95,4 @@ conformance-server-report:
 	$(GO) run github.com/onsi/ginkgo/v2/ginkgo --json-report=conformance-server.json --junit-report=conformance-server.xml ./suites/server
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/reactor-harness/reactor-harness/internal/imageref"
 	"github.com/reactor-harness/reactor-harness/k8s"
 	"github.com/reactor-harness/reactor-harness/load"
 	"github.com/spf13/cobra"
@@ -20,7 +21,7 @@ type k8sFlags struct {
 func newK8sManifestCmd() *cobra.Command {
 	f := &k8sFlags{}
 	cmd := &cobra.Command{
-		Use:   "k8s-manifest --image IMAGE --shards N --target URL [flags] [-- LOAD_ARGS...]",
+		Use:   "k8s-manifest --shards N --target URL [flags] [-- LOAD_ARGS...]",
 		Short: "write the Kubernetes objects of a sharded load run",
 		Long: `Writes an Indexed Job of N "reactor-harness load --shard i/N" pods, a shared results volume, a
 suspended merge Job and a results pod (see docs/kubernetes.md). LOAD_ARGS are further load
@@ -47,7 +48,7 @@ Exit codes: 0, 2 a usage mistake (including options the manifest rejects), 1 it 
 	fs := cmd.Flags()
 	o := &f.o
 	fs.SortFlags = false
-	fs.StringVar(&o.Image, "image", "", "`image` with the reactor-harness binary (required)")
+	fs.StringVar(&o.Image, "image", imageref.Default(), "`image` with the reactor-harness binary (default: the one `make image` builds from this binary)")
 	fs.IntVar(&o.Shards, "shards", 0, fmt.Sprintf("number of load pods, 1–%d (required)", k8s.MaxShards))
 	fs.StringVar(&o.Target, "target", "", "base `URL` of the Reactor deployment (required)")
 	fs.StringVar(&o.APIKeySecret, "api-key-secret", "", "Secret holding the API key (passed as REACTOR_API_KEY)")

@@ -12,6 +12,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/reactor-harness/reactor-harness/internal/imageref"
 )
 
 func newTestFlagSet(stderr io.Writer) *flag.FlagSet {
@@ -89,7 +91,7 @@ func TestK8sManifestCommand(t *testing.T) {
 func TestK8sManifestUsageErrors(t *testing.T) {
 	base := []string{"k8s-manifest", "--image", "i", "--shards", "2", "--target", "http://t"}
 	for name, args := range map[string][]string{
-		"no image":         {"k8s-manifest", "--shards", "2", "--target", "http://t"},
+		"empty image":      {"k8s-manifest", "--image", "", "--shards", "2", "--target", "http://t"},
 		"no shards":        {"k8s-manifest", "--image", "i", "--target", "http://t"},
 		"bad target":       {"k8s-manifest", "--image", "i", "--shards", "2", "--target", "t"},
 		"bad threshold":    append(append([]string{}, base...), "--threshold", "latency<5"),
@@ -104,6 +106,18 @@ func TestK8sManifestUsageErrors(t *testing.T) {
 		if code := dispatch(args, &stdout, &stderr); code != exitUsage {
 			t.Errorf("%s: exit %d, want 2 (%s)", name, code, stderr.String())
 		}
+	}
+}
+
+// Without --image the manifest names the image `make image` builds from
+// this very binary (same name:tag, from the same build info).
+func TestK8sManifestDefaultImage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := dispatch([]string{"k8s-manifest", "--shards", "2", "--target", "http://t"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if want := "image: " + imageref.Default(); !strings.Contains(stdout.String(), want) {
+		t.Fatalf("manifest has no %q", want)
 	}
 }
 

@@ -70,8 +70,12 @@ type chanCounters struct {
 
 // Conn is one answered peer connection.
 type Conn struct {
-	api   *API
-	pc    *webrtc.PeerConnection
+	api *API
+	// pc is dropped once Close completes: a closed Conn may stay referenced
+	// for a long time (a suspended session keeps its last connection for the
+	// admin API), and a PeerConnection holds its ICE agent, SCTP and DTLS
+	// state, ~180 KiB of it.
+	pc    atomic.Pointer[webrtc.PeerConnection]
 	label string
 	h     Handler
 
@@ -85,7 +89,8 @@ type Conn struct {
 
 	chMu     sync.Mutex
 	channels map[Channel]*webrtc.DataChannel
-	closing  bool // no more tracked goroutines (guarded by chMu)
+	labels   [2]string // the channels' labels, kept when they are dropped at Close
+	closing  bool      // no more tracked goroutines (guarded by chMu)
 	counters [2]chanCounters
 
 	answeredAt  atomic.Int64 // unix nanoseconds
@@ -135,7 +140,8 @@ func (a *API) Answer(ctx context.Context, o Offer) (*Conn, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("peer: new peer connection: %w", err)
 	}
-	c := &Conn{api: a, pc: pc, label: o.Label, h: o.Handler, channels: map[Channel]*webrtc.DataChannel{}}
+	c := &Conn{api: a, label: o.Label, h: o.Handler, channels: map[Channel]*webrtc.DataChannel{}}
+	c.pc.Store(pc)
 	c.legacy.Store(o.Legacy)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if err := a.add(c); err != nil {
@@ -154,7 +160,7 @@ func (a *API) Answer(ctx context.Context, o Offer) (*Conn, string, error) {
 }
 
 func (c *Conn) negotiate(ctx context.Context, o Offer, mapping []wire.TrackMapping) (string, error) {
-	pc := c.pc
+	pc := c.pc.Load()
 	pc.OnConnectionStateChange(func(webrtc.PeerConnectionState) { c.onPCState() })
 	pc.OnDataChannel(c.onDataChannel)
 	pc.OnTrack(c.onTrack)
@@ -209,7 +215,8 @@ func (c *Conn) negotiate(ctx context.Context, o Offer, mapping []wire.TrackMappi
 // (negotiated.go); the caller fills those in once the answer exists.
 func (c *Conn) bindTracks(o Offer, mapping []wire.TrackMapping) ([]*negotiatedTrack, error) {
 	byMid := map[string]*webrtc.RTPTransceiver{}
-	for _, tr := range c.pc.GetTransceivers() {
+	pc := c.pc.Load()
+	for _, tr := range pc.GetTransceivers() {
 		byMid[tr.Mid()] = tr
 	}
 	var bound []*negotiatedTrack
@@ -226,7 +233,7 @@ func (c *Conn) bindTracks(o Offer, mapping []wire.TrackMapping) ([]*negotiatedTr
 			return nil, fmt.Errorf("%w: mid %q has no transceiver after applying the offer", ErrBadMapping, m.MID)
 		}
 		nt := &negotiatedTrack{TrackLocal: track, mid: m.MID}
-		sender, err := c.api.api.NewRTPSender(nt, c.pc.SCTP().Transport())
+		sender, err := c.api.api.NewRTPSender(nt, pc.SCTP().Transport())
 		if err != nil {
 			return nil, fmt.Errorf("peer: sender for %q: %w", m.Name, err)
 		}
@@ -295,7 +302,11 @@ func (c *Conn) addCandidate(cand webrtc.ICECandidateInit) error {
 	if cand.Candidate == "" {
 		return nil // end-of-candidates: nothing to apply
 	}
-	return c.pc.AddICECandidate(cand)
+	pc := c.pc.Load()
+	if pc == nil {
+		return ErrClosed
+	}
+	return pc.AddICECandidate(cand)
 }
 
 // onPCState reports the peer connection's current state. pion calls its
@@ -308,8 +319,12 @@ func (c *Conn) onPCState() {
 	if c.final {
 		return
 	}
+	pc := c.pc.Load()
+	if pc == nil {
+		return // released: Close has reported StateClosed
+	}
 	var s State
-	switch c.pc.ConnectionState() {
+	switch pc.ConnectionState() {
 	case webrtc.PeerConnectionStateConnecting:
 		s = StateConnecting
 	case webrtc.PeerConnectionStateConnected:
@@ -364,7 +379,7 @@ func (c *Conn) Close() error {
 		c.chMu.Unlock()
 		c.cancel()
 		c.api.wd.unwatch(c)
-		c.closeErr = c.pc.GracefulClose()
+		c.closeErr = c.pc.Load().GracefulClose()
 		c.wg.Wait()
 		c.api.remove(c)
 		c.closedFlag.Store(true)
@@ -374,8 +389,22 @@ func (c *Conn) Close() error {
 			c.h.OnState(c, StateClosed)
 		}
 		c.stateMu.Unlock()
+		c.release()
 	})
 	return c.closeErr
+}
+
+// release drops the closed peer connection and its channels, keeping what
+// Stats reports. It runs after final is set, so a late pion state callback
+// (onPCState checks final first) never sees a nil pc it did not expect.
+func (c *Conn) release() {
+	c.chMu.Lock()
+	defer c.chMu.Unlock()
+	for ch, dc := range c.channels {
+		c.labels[ch.index()] = dc.Label()
+	}
+	c.channels = nil
+	c.pc.Store(nil)
 }
 
 // Closed reports whether Close has completed.
@@ -417,7 +446,11 @@ func (c *Conn) CodecName() string {
 }
 
 // HasChannel reports whether the client opened a channel with that role.
-func (c *Conn) HasChannel(ch Channel) bool { return c.channel(ch) != nil }
+func (c *Conn) HasChannel(ch Channel) bool {
+	c.chMu.Lock()
+	defer c.chMu.Unlock()
+	return c.channels[ch] != nil || c.labels[ch.index()] != ""
+}
 
 func (c *Conn) channel(ch Channel) *webrtc.DataChannel {
 	c.chMu.Lock()
@@ -425,11 +458,21 @@ func (c *Conn) channel(ch Channel) *webrtc.DataChannel {
 	return c.channels[ch]
 }
 
-func (c *Conn) ctr(ch Channel) *chanCounters {
+func (c *Conn) ctr(ch Channel) *chanCounters { return &c.counters[ch.index()] }
+
+// index is the channel role's slot in per-role arrays.
+func (ch Channel) index() int {
 	if ch == ChannelControl {
-		return &c.counters[0]
+		return 0
 	}
-	return &c.counters[1]
+	return 1
+}
+
+// releasedLabel is the label of a channel dropped at Close ("" if none).
+func (c *Conn) releasedLabel(ch Channel) string {
+	c.chMu.Lock()
+	defer c.chMu.Unlock()
+	return c.labels[ch.index()]
 }
 
 // ChannelStats are one channel role's counters.
@@ -475,13 +518,16 @@ func (c *Conn) Stats() Stats {
 	for _, ch := range []Channel{ChannelControl, ChannelData} {
 		dc := c.channel(ch)
 		k := c.ctr(ch)
-		if dc == nil && k.framesIn.Load() == 0 {
+		released := c.releasedLabel(ch)
+		if dc == nil && released == "" && k.framesIn.Load() == 0 {
 			continue
 		}
 		cs := &ChannelStats{FramesIn: k.framesIn.Load(), BytesIn: k.bytesIn.Load(), FramesOut: k.framesOut.Load(),
 			BytesOut: k.bytesOut.Load(), Dropped: k.dropped.Load(), SendErrors: k.sendErrors.Load()}
 		if dc != nil {
 			cs.Label, cs.Open = dc.Label(), dc.ReadyState() == webrtc.DataChannelStateOpen
+		} else {
+			cs.Label = released
 		}
 		if ch == ChannelControl {
 			st.Control = cs

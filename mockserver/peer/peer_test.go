@@ -469,6 +469,20 @@ func TestWatchdogDeclaresLost(t *testing.T) {
 	if st := c.Stats(); !strings.Contains(st.LostReason, "no inbound data-channel frame") {
 		t.Fatalf("lost reason %q", st.LostReason)
 	}
+	// A closed Conn lets go of its PeerConnection and channels (a
+	// suspended session keeps the Conn), but still reports them.
+	if c.pc.Load() != nil || c.channel(ChannelData) != nil {
+		t.Fatal("closed conn still holds its peer connection or channels")
+	}
+	if st := c.Stats(); st.Data == nil || st.Data.Label != o.data.Label() || st.Data.Open || st.Data.FramesIn < 3 {
+		t.Fatalf("stats after close: %+v", st.Data)
+	}
+	if !c.HasChannel(ChannelData) {
+		t.Fatal("HasChannel forgot the data channel at close")
+	}
+	if err := c.AddCandidates([]webrtc.ICECandidateInit{{Candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host"}}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("candidate after close: %v", err)
+	}
 	o.close()
 	if err := a.Close(); err != nil {
 		t.Fatal(err)

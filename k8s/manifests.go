@@ -106,6 +106,11 @@ type Options struct {
 	CPU, Memory string
 	// ActiveDeadline bounds the shard Job (0: no bound).
 	ActiveDeadline time.Duration
+	// MetricsPort, when set, makes every shard serve live Prometheus
+	// metrics on that port (load --metrics-listen) and annotates the shard
+	// pods with the prometheus.io/scrape convention, so a cluster's
+	// Prometheus finds them without a ServiceMonitor.
+	MetricsPort int
 	// FetchImage runs the results pod; default "busybox:1.37"; "-" omits
 	// the pod. FetchHold is how long it stays up (default 24 h).
 	FetchImage string
@@ -220,6 +225,8 @@ func (o Options) validate() error {
 		case !strings.HasPrefix(a, "-"):
 		case name == "shard" || name == "out" || name == "target" || name == "api-key":
 			bad("load argument %q is set by the manifest (API key: use the Secret)", a)
+		case name == "metrics-listen":
+			bad("load argument %q: use --metrics-port, which also annotates the pods for scraping", a)
 		case name == "scenario":
 			bad("load argument %q: a shard always has a real target, and a scenario only scripts the embedded mock; "+
 				"load it into the mock target instead (reactor-harness mock --scenario FILE, or PUT /__admin/scenario)", a)
@@ -238,6 +245,9 @@ func (o Options) validate() error {
 		if _, err := resource.ParseQuantity(q.v); err != nil {
 			bad("%s %q: %v", q.what, q.v, err)
 		}
+	}
+	if o.MetricsPort < 0 || o.MetricsPort > 65535 {
+		bad("metrics port %d: want 1–65535 (0: no metrics)", o.MetricsPort)
 	}
 	if o.ActiveDeadline < 0 {
 		bad("active deadline must not be negative")
@@ -260,6 +270,9 @@ func (o Options) LoadCommand() []string {
 		"--target", o.Target,
 		"--shard", "$("+completionIndexEnv+")/"+strconv.Itoa(o.Shards),
 		"--out", ResultsDir+"/shard-$("+completionIndexEnv+")")
+	if o.MetricsPort > 0 {
+		args = append(args, "--metrics-listen", ":"+strconv.Itoa(o.MetricsPort))
+	}
 	return append(args, o.LoadArgs...)
 }
 
@@ -359,6 +372,12 @@ func Objects(o Options) ([]any, error) {
 			shard.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(o.Memory)}
 		}
 	}
+	podMeta := metav1.ObjectMeta{Labels: labels("shard")}
+	if o.MetricsPort > 0 {
+		shard.Ports = []corev1.ContainerPort{{Name: "metrics", ContainerPort: int32(o.MetricsPort), Protocol: corev1.ProtocolTCP}}
+		podMeta.Annotations = map[string]string{"prometheus.io/scrape": "true",
+			"prometheus.io/port": strconv.Itoa(o.MetricsPort), "prometheus.io/path": "/metrics"}
+	}
 	n := int32(o.Shards)
 	shards := &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
@@ -369,7 +388,7 @@ func Objects(o Options) ([]any, error) {
 			Parallelism:    ptr(n),
 			BackoffLimit:   ptr(int32(0)),
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels("shard")},
+				ObjectMeta: podMeta,
 				Spec: corev1.PodSpec{
 					RestartPolicy: corev1.RestartPolicyNever,
 					// SIGTERM makes the runner write what it measured.

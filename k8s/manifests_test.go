@@ -237,6 +237,35 @@ func TestManifestsMinimal(t *testing.T) {
 	}
 }
 
+// With a metrics port every shard serves --metrics-listen on it, exposes
+// it as a named container port, and its pods carry the scrape annotations.
+func TestManifestsMetricsPort(t *testing.T) {
+	o := testOptions()
+	o.MetricsPort = 9464
+	y, err := Manifests(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := decodeStrict(t, y).jobs["capacity-shards"]
+	c := j.Spec.Template.Spec.Containers[0]
+	if !strings.Contains(strings.Join(c.Args, " "), "--metrics-listen :9464") {
+		t.Errorf("args %q lack --metrics-listen", c.Args)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].Name != "metrics" || c.Ports[0].ContainerPort != 9464 {
+		t.Errorf("ports %+v", c.Ports)
+	}
+	a := j.Spec.Template.Annotations
+	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != "9464" || a["prometheus.io/path"] != "/metrics" {
+		t.Errorf("pod annotations %v", a)
+	}
+	o.MetricsPort = 0
+	y, _ = Manifests(o)
+	if j := decodeStrict(t, y).jobs["capacity-shards"]; len(j.Spec.Template.Annotations) != 0 ||
+		strings.Contains(strings.Join(j.Spec.Template.Spec.Containers[0].Args, " "), "metrics") {
+		t.Errorf("no metrics port, yet %v %q", j.Spec.Template.Annotations, j.Spec.Template.Spec.Containers[0].Args)
+	}
+}
+
 func TestManifestsValidation(t *testing.T) {
 	for name, mutate := range map[string]func(*Options){
 		"no image":          func(o *Options) { o.Image = "" },
@@ -257,6 +286,8 @@ func TestManifestsValidation(t *testing.T) {
 		"scenario in args":  func(o *Options) { o.LoadArgs = []string{"--sessions", "10", "--scenario", "s.yaml"} },
 		"scenario= in args": func(o *Options) { o.LoadArgs = []string{"-scenario=s.yaml"} },
 		"negative deadline": func(o *Options) { o.ActiveDeadline = -time.Second },
+		"bad metrics port":  func(o *Options) { o.MetricsPort = 70000 },
+		"metrics in args":   func(o *Options) { o.LoadArgs = []string{"--metrics-listen=:9464"} },
 	} {
 		o := testOptions()
 		mutate(&o)

@@ -22,6 +22,7 @@ type config struct {
 	outDir      string
 	thresholds  []string
 	progress    Progress
+	outputs     []Output
 	clock       Clock
 	shardIndex  int
 	shardCount  int

@@ -390,8 +390,15 @@ func (ru *run) flush(now time.Time, status string, final *finalInfo) *Results {
 	if ru.out != nil {
 		ru.out.summary(sum)
 	}
-	if p := ru.cfg.progress; p != nil {
-		s := ru.snapshot(now, iv)
+	p := ru.cfg.progress
+	if p == nil && len(ru.cfg.outputs) == 0 {
+		return res
+	}
+	s := ru.snapshot(now, iv)
+	for _, o := range ru.cfg.outputs {
+		o.AddInterval(iv, s)
+	}
+	if p != nil {
 		if final != nil {
 			p.Done(s)
 		} else if now.After(ru.t0) {

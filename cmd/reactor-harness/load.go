@@ -28,6 +28,7 @@ import (
 type loadFlags struct {
 	target, apiKey, model, scenario, out, shard, codec string
 	cpuProfile, memProfile, interceptors               string
+	metricsListen                                      string
 	sessions, maxSessions                              int
 	rate                                               float64
 	ramp, duration, warmup, interval                   time.Duration
@@ -42,6 +43,12 @@ const defaultWarmup = 3 * time.Second
 
 // runLoad runs one load test with checked flags.
 func runLoad(f *loadFlags, stdout, stderr io.Writer) int {
+	metricsOpts, stopMetrics, err := startLoadMetrics(f, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "reactor-harness load:", err)
+		return exitUsage
+	}
+	defer stopMetrics()
 	target, key, stopMock, err := loadTarget(f, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "reactor-harness load:", err)
@@ -63,7 +70,7 @@ func runLoad(f *loadFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "reactor-harness load:", err)
 		return exitUsage
 	}
-	r, err := load.New(fn, opts...)
+	r, err := load.New(fn, append(opts, metricsOpts...)...)
 	if err != nil {
 		fmt.Fprintln(stderr, "reactor-harness load:", err)
 		return load.ExitCode(nil, err)
@@ -196,13 +203,14 @@ func defineLoadFlags(fs *pflag.FlagSet) *loadFlags {
 	fs.StringVar(&f.out, "out", "", "results `folder` (default results/load-<time>)")
 	fs.DurationVar(&f.interval, "interval", time.Second, "interval-log and progress period")
 	fs.StringVar(&f.shard, "shard", "", "run shard `i/n` of a distributed run (0-based)")
+	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve live Prometheus metrics on this `address` (host:port; :0 picks a port) at /metrics while the run goes")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this `file` (read with go tool pprof)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile (allocations since start, and live heap) to this `file` when the run ends")
 	groupFlags(fs, "Target", "target", "api-key", "model", "scenario")
 	groupFlags(fs, "Workload", "sessions", "rate", "max-sessions", "ramp", "duration", "warmup",
 		"commands", "command-interval", "ping-interval", "codec", "interceptors")
 	groupFlags(fs, "Verdict", "threshold", "allow-session-errors")
-	groupFlags(fs, "Output", "out", "interval", "shard", "cpuprofile", "memprofile")
+	groupFlags(fs, "Output", "out", "interval", "shard", "metrics-listen", "cpuprofile", "memprofile")
 	return f
 }
 

@@ -213,6 +213,13 @@ func (j *Journal) Clear() {
 	j.mu.Unlock()
 }
 
+// Len reports how many entries the journal holds.
+func (j *Journal) Len() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.ring)
+}
+
 // Dropped reports how many entries the bound discarded since the last Clear.
 func (j *Journal) Dropped() int64 {
 	j.mu.Lock()

@@ -110,6 +110,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, route string
 			entry.Detail = sw.detail
 		}
 		s.journal.Add(entry)
+		s.metrics.observe(route, entry.Status, time.Since(start))
 	}()
 	if bodyErr != nil {
 		writeErr(sw, bodyErr)

@@ -38,4 +38,5 @@ func (s *Server) routes() {
 
 	s.localRoutes()
 	s.adminRoutes()
+	s.metricsRoute()
 }

@@ -155,6 +155,17 @@ func (p *rtcPlane) sessionFor(ss *session) (*sessionPlane, *apiError) {
 }
 
 // lookup returns a session's plane, or nil.
+// conns counts the open peer connections (0 before the plane starts).
+func (p *rtcPlane) conns() int {
+	p.mu.Lock()
+	api := p.api
+	p.mu.Unlock()
+	if api == nil {
+		return 0
+	}
+	return api.Conns()
+}
+
 func (p *rtcPlane) lookup(id string) *sessionPlane {
 	p.mu.Lock()
 	defer p.mu.Unlock()

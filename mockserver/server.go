@@ -37,6 +37,7 @@ type Server struct {
 	mediaOverride *MediaPolicy // WithMediaPolicy, applied over the starting scenario
 	rtc           *rtcPlane    // signalling, peer connections, media, model runtimes
 
+	metrics *serverMetrics // GET /metrics
 	mux     *http.ServeMux
 	httpSrv *http.Server
 	ln      net.Listener
@@ -104,6 +105,7 @@ func New(opts ...Option) (*Server, error) {
 	s.sessions.setLegacyAnswerer(s.rtc)
 	s.sessions.setEndHook(s.sessionEnded)
 	s.mux = http.NewServeMux()
+	s.metrics = newServerMetrics(s)
 	s.routes()
 	return s, nil
 }

@@ -253,6 +253,7 @@ type frameRecorder struct {
 	lateAfter time.Duration
 
 	last       time.Time
+	freezes    freezeDetector
 	lastSeq    uint32
 	minTransit time.Duration
 	noted      bool
@@ -303,7 +304,12 @@ func (f *frameRecorder) onFrame(fr client.Frame) {
 	b.Count(Packets, int64(fr.Packets))
 	b.Count(PacketsLost, int64(fr.SeqGapBefore))
 	if !f.last.IsZero() {
-		b.Record(InterFrameGap, fr.Arrival.Sub(f.last))
+		gap := fr.Arrival.Sub(f.last)
+		b.Record(InterFrameGap, gap)
+		if f.freezes.observe(gap) {
+			b.Count(Freezes, 1)
+			b.Record(FreezeDuration, gap)
+		}
 	}
 	if !fr.Read.IsZero() {
 		b.Record(ReceiveLag, fr.Read.Sub(fr.Arrival))

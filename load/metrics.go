@@ -30,6 +30,7 @@ const (
 	DCRTT                               // data-channel ping round trip
 	OneWayDelayVariation                // from RTP timestamps, when the target stamps no capture time
 	ReceiveLag                          // kernel arrival of a frame's last packet → the runner read it (the runner's own lag)
+	FreezeDuration                      // a freeze's length: the gap between the frames around it (freeze.go)
 	numMetrics
 )
 
@@ -47,6 +48,7 @@ var metricNames = [numMetrics]string{
 	DCRTT:                 "dc_rtt",
 	OneWayDelayVariation:  "one_way_delay_variation",
 	ReceiveLag:            "receive_lag",
+	FreezeDuration:        "freeze_duration",
 }
 
 // SteadyState reports whether m samples the running stream (frames,
@@ -88,8 +90,8 @@ func ParseMetric(name string) (Metric, bool) {
 // Counter names a per-session count.
 type Counter uint8
 
-// The counters. Frames, Packets, PacketsLost, LateFrames and MissingFrames
-// are samples: increments during the warm-up are left out of the results
+// The counters. Frames, Packets, PacketsLost, LateFrames, MissingFrames and
+// Freezes are samples: increments during the warm-up are left out of the results
 // (and tallied apart). Session counters and errors always count.
 const (
 	Frames          Counter = iota // complete frames received
@@ -97,6 +99,7 @@ const (
 	PacketsLost                    // RTP packets lost (sequence gaps)
 	LateFrames                     // frames that completed after their deadline
 	MissingFrames                  // frames never completed
+	Freezes                        // video freezes, by the webrtc-stats rule (freeze.go)
 	SessionsStarted                // counted by the Runner
 	SessionsReady                  // counted by the session (Recorder.Ready)
 	SessionsFailed                 // counted by the Runner: SessionFunc returned an error
@@ -110,6 +113,7 @@ var counterNames = [numCounters]string{
 	PacketsLost:     "packets_lost",
 	LateFrames:      "late_frames",
 	MissingFrames:   "missing_frames",
+	Freezes:         "freezes",
 	SessionsStarted: "sessions_started",
 	SessionsReady:   "sessions_ready",
 	SessionsFailed:  "sessions_failed",
@@ -145,7 +149,7 @@ func ParseCounter(name string) (Counter, bool) {
 
 // isSample reports whether increments of c are samples that the warm-up
 // excludes.
-func (c Counter) isSample() bool { return c <= MissingFrames }
+func (c Counter) isSample() bool { return c <= Freezes }
 
 // Histogram geometry (µs, 1 µs … 1 h, 3 significant figures). Values outside
 // [0, HighestMicros] are counted as out of range, never recorded or dropped.

@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,15 @@ type Snapshot struct {
 	Planned                                  int64
 	Started, Ready, Failed, Active, Complete int64
 	Frames, Errors                           int64
+	// Duration is the planned run length and WarmupEnd when the warm-up
+	// ends (0: none).
+	Duration, WarmupEnd time.Duration
+	// FPS is the complete frames per second over the last interval,
+	// summed over the sessions; Freezes the run's freezes so far.
+	FPS     float64
+	Freezes int64
+	// IntervalErrors are the last interval's errors by class.
+	IntervalErrors map[string]int64
 	// Metric is the latency shown (frame_latency, or
 	// one_way_delay_variation when the target stamps no capture times);
 	// P50 and P99 are over the rolling window, valid when WindowCount > 0.
@@ -82,13 +92,68 @@ func (p *lineProgress) Done(s Snapshot) { io.WriteString(p.w, FormatProgressLine
 // FormatProgressLine formats s as one log line.
 func FormatProgressLine(s Snapshot) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "t=%ds sessions=%d/%d ready=%d failed=%d frames=%d %s %s errors=%d",
-		int64(s.Elapsed/time.Second), s.Started, s.Planned, s.Ready, s.Failed, s.Frames,
+	fmt.Fprintf(&b, "%s sessions=%d/%d ready=%d failed=%d frames=%d fps=%.1f freezes=%d %s %s errors=%d",
+		clockField(s), s.Started, s.Planned, s.Ready, s.Failed, s.Frames, s.FPS, s.Freezes,
 		metricOr(s.Metric), latencyPair(s), s.Errors)
-	if s.Warmup {
-		b.WriteString(" (warm-up)")
-	}
+	b.WriteString(errorClasses(s.IntervalErrors))
+	b.WriteString(warmupMarker(s))
 	return b.String()
+}
+
+// clockField is "t=12s", or "t=12s/60s" when the run's length is known.
+func clockField(s Snapshot) string {
+	if s.Duration <= 0 {
+		return fmt.Sprintf("t=%ds", int64(s.Elapsed/time.Second))
+	}
+	return fmt.Sprintf("t=%ds/%s", int64(s.Elapsed/time.Second), fmtSeconds(s.Duration))
+}
+
+// fmtSeconds prints whole seconds as "60s" and others with a tenth ("0.6s").
+func fmtSeconds(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", int64(d/time.Second))
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
+// warmupMarker says the samples are not counted yet, and until when.
+func warmupMarker(s Snapshot) string {
+	switch {
+	case !s.Warmup:
+		return ""
+	case s.WarmupEnd > 0:
+		return " (warm-up until " + fmtSeconds(s.WarmupEnd) + ")"
+	default:
+		return " (warm-up)"
+	}
+}
+
+// errorClasses lists the last interval's error classes, most frequent
+// first, at most three: " [network_error=2 http_503=1 +1 more]".
+func errorClasses(m map[string]int64) string {
+	type kv struct {
+		k string
+		v int64
+	}
+	var all []kv
+	for k, v := range m {
+		if v > 0 {
+			all = append(all, kv{k, v})
+		}
+	}
+	if len(all) == 0 {
+		return ""
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v || (all[i].v == all[j].v && all[i].k < all[j].k) })
+	parts := make([]string, 0, 4)
+	for i, e := range all {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("+%d more", len(all)-3))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s=%d", e.k, e.v))
+	}
+	return " [" + strings.Join(parts, " ") + "]"
 }
 
 func metricOr(m string) string {
@@ -142,11 +207,8 @@ func NewBarProgress(w io.Writer) Progress {
 	b.failed = bar("failed", decor.Name(""))
 	b.status = b.p.New(0, mpb.NopStyle(), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
 		s := b.snapshot()
-		line := fmt.Sprintf("t=%ds frames=%d errors=%d %s %s", int64(s.Elapsed/time.Second), s.Frames, s.Errors, metricOr(s.Metric), latencyPair(s))
-		if s.Warmup {
-			line += " (warm-up)"
-		}
-		return line
+		return fmt.Sprintf("%s frames=%d fps=%.1f freezes=%d errors=%d %s %s", clockField(s), s.Frames, s.FPS, s.Freezes,
+			s.Errors, metricOr(s.Metric), latencyPair(s)) + errorClasses(s.IntervalErrors) + warmupMarker(s)
 	})))
 	return b
 }

@@ -283,7 +283,7 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 func TestMetricAndCounterNames(t *testing.T) {
 	want := []string{"token", "session_create", "time_to_ready", "signalling", "ice_connect", "first_frame",
 		"frame_latency", "frame_latency_corrected", "inter_frame_gap", "command_to_effect", "dc_rtt", "one_way_delay_variation",
-		"receive_lag"}
+		"receive_lag", "freeze_duration"}
 	if len(Metrics()) != len(want) {
 		t.Fatalf("%d metrics, want %d", len(Metrics()), len(want))
 	}

@@ -471,9 +471,19 @@ func (ru *run) snapshot(now time.Time, iv *Interval) Snapshot {
 		Started: iv.Totals[SessionsStarted], Ready: iv.Totals[SessionsReady], Failed: iv.Totals[SessionsFailed],
 		Active: ru.active.Load(), Complete: ru.completed.Load(),
 		Frames: iv.Totals[Frames], Errors: iv.ErrorsTotal,
+		Duration: ru.cfg.duration, Freezes: iv.Totals[Freezes], FPS: perSecond(iv.Counters[Frames], iv.End.Sub(iv.Start)),
+		IntervalErrors: iv.Errors, WarmupEnd: ru.cfg.warmup,
 		Metric: m.String(), P50: time.Duration(q[0]) * time.Microsecond, P99: time.Duration(q[1]) * time.Microsecond,
 		WindowCount: n,
 	}
+}
+
+// perSecond is n over d, 0 for an empty interval.
+func perSecond(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
 }
 
 func minTime(a, b time.Time) time.Time {

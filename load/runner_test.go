@@ -566,7 +566,7 @@ func TestRealClockRun(t *testing.T) {
 	for _, name := range []string{"token", "frame_latency", "frame_latency_corrected"} {
 		sameDistribution(t, name, l.Metrics[name], res.Results.Histograms[name])
 	}
-	if !strings.Contains(progress.String(), "t=0s sessions=4/4 ready=4 failed=0") {
+	if !strings.Contains(progress.String(), "t=0s/0.6s sessions=4/4 ready=4 failed=0") {
 		t.Errorf("progress:\n%s", progress.String())
 	}
 	var text bytes.Buffer

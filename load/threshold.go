@@ -23,7 +23,7 @@ import (
 // session_create, …, one_way_delay_variation) take pNN or p(NN) (a
 // percentile 0–100, e.g. p99.9), med, min, max, mean (or avg), stddev and
 // count. Counters (frames, packets, packets_lost, late_frames,
-// missing_frames, sessions_started, sessions_ready, sessions_failed,
+// missing_frames, freezes, sessions_started, sessions_ready, sessions_failed,
 // sessions_errored, sessions_completed, sessions_abandoned) and errors (all
 // classes) or errors.<class> take count and per_s (per second of the
 // measured window), and those with a denominator take rate:

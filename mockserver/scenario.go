@@ -34,6 +34,7 @@ type Scenario struct {
 	Journal  JournalPolicy `json:"journal"`
 	Media    MediaPolicy   `json:"media"`
 	Models   ModelPolicy   `json:"models"`
+	CORS     CORSPolicy    `json:"cors"`
 	Faults   []Fault       `json:"faults,omitempty"`
 }
 
@@ -155,6 +156,8 @@ func DefaultScenario() *Scenario {
 func (sc *Scenario) Clone() *Scenario {
 	c := *sc
 	c.Faults = append([]Fault(nil), sc.Faults...)
+	c.CORS.AllowedOrigins = append([]string(nil), sc.CORS.AllowedOrigins...)
+	c.CORS.AllowedHeaders = append([]string(nil), sc.CORS.AllowedHeaders...)
 	return &c
 }
 
@@ -228,6 +231,9 @@ func (sc *Scenario) Validate() error {
 		bad("%v", err)
 	}
 	if err := sc.Models.Validate(); err != nil {
+		bad("%v", err)
+	}
+	if err := sc.CORS.validate(); err != nil {
 		bad("%v", err)
 	}
 	for i, f := range sc.Faults {

@@ -20,7 +20,7 @@ import (
 // CORSPolicy says which browser origins may call the mock.
 type CORSPolicy struct {
 	// AllowedOrigins are exact origins ("http://localhost:3000") or "*".
-	// Empty = ["*"]: any page may call, as the platform runtime allows.
+	// Default ["*"]: any page may call, as the platform runtime allows.
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 	// AllowedHeaders are request headers allowed beyond the protocol's own
 	// (Authorization, Content-Type, Reactor-*); "*" allows any.

@@ -149,6 +149,7 @@ func DefaultScenario() *Scenario {
 		Uploads:  UploadPolicy{URLTTL: Duration(15 * time.Minute), MaxBytes: 32 << 20},
 		Versions: VersionPolicy{APIMin: 1, APIMax: 1, WebRTCMin: "1.0", WebRTCMax: "1.0"},
 		Journal:  JournalPolicy{MaxEntries: 10000},
+		CORS:     CORSPolicy{AllowedOrigins: []string{"*"}},
 	}
 }
 
@@ -181,6 +182,9 @@ func (sc *Scenario) withDefaults() {
 		}
 	}
 	def(&sc.Profile, d.Profile)
+	if len(sc.CORS.AllowedOrigins) == 0 {
+		sc.CORS.AllowedOrigins = d.CORS.AllowedOrigins
+	}
 	def(&sc.Cluster, d.Cluster)
 	defDur(&sc.Timings.RecoverWindow, d.Timings.RecoverWindow)
 	defInt(&sc.Limits.MaxConcurrentSessions, d.Limits.MaxConcurrentSessions)

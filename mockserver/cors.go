@@ -154,6 +154,11 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request, pol CORSPolic
 			h.Set("Access-Control-Allow-Headers", reqHeaders)
 		}
 		h.Set("Access-Control-Max-Age", corsMaxAge)
+		if strings.EqualFold(r.Header.Get("Access-Control-Request-Private-Network"), "true") {
+			// Chromium asks before a page on a public origin reaches a
+			// loopback mock (Private Network Access).
+			h.Set("Access-Control-Allow-Private-Network", "true")
+		}
 		sw.WriteHeader(http.StatusNoContent)
 		entry.Detail = "CORS preflight allowed for " + method + " from " + origin
 	}

@@ -173,3 +173,23 @@ func TestCORSPolicyValidate(t *testing.T) {
 		t.Error("header with a space accepted")
 	}
 }
+
+func TestCORSPrivateNetworkPreflight(t *testing.T) {
+	ts := newTestServer(t)
+	req, _ := http.NewRequest(http.MethodOptions, ts.http.URL+"/sessions", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Private-Network", "true")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Private-Network") != "true" {
+		t.Fatalf("status %d, Allow-Private-Network %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Private-Network"))
+	}
+	plain := preflightReq(t, ts, "/sessions", "https://app.example", "POST", "")
+	if v := plain.Header.Get("Access-Control-Allow-Private-Network"); v != "" {
+		t.Fatalf("answered Allow-Private-Network %q unasked", v)
+	}
+}

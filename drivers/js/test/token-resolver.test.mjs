@@ -77,6 +77,36 @@ describe("resolver against the mock", () => {
       assert.deepEqual(p.body, { expires_after: 60, authorization_details: [{ type: "session", resources: { models: { match: ["helios"] } } }] });
     }
   });
+
+  // Runs with a local build of an SDK that accepts resolvers (js-sdk >= 2.10), e.g.
+  // REACTOR_JS_SDK=/path/to/js-sdk/packages/js-sdk; the pinned SDKs take none.
+  const localSdk = process.env.REACTOR_JS_SDK;
+  test(
+    "a resolver-accepting SDK reaches ready, calling the resolver before each authenticated request",
+    { timeout: 60000, skip: localSdk ? false : "set REACTOR_JS_SDK to a js-sdk >= 2.10 build: no pinned SDK accepts a token resolver" },
+    async () => {
+      const d = new Driver({ env: { REACTOR_JS_SDK: localSdk } });
+      try {
+        const hello = await d.request("hello");
+        assert.equal(hello.result.surface.has.token_resolver, true, `the SDK at ${localSdk} declares ${hello.result.surface.token_resolver.declared}`);
+        const since = Math.max(0, ...(await mock.journal()).map((e) => e.seq));
+        const r = await d.request("connect", { api_url: mock.url, api_key: mock.apiKey, model: "helios", token: { mint: { expires_after: 60 } }, timeout_ms: 15000 }, 40000);
+        assert.equal(r.ok, true, JSON.stringify(r.error));
+        assert.equal(r.result.ready, true);
+        assert.equal(r.result.token_via, "driver:resolver POST /tokens");
+        const st = await d.request("state");
+        const entries = await mock.journal({ since });
+        const mints = entries.filter((e) => e.method === "POST" && e.path === "/tokens");
+        const authed = entries.filter((e) => e.auth === "bearer");
+        assert.equal(mints.length, st.result.token_mints, "one POST /tokens per resolver call");
+        assert.ok(authed.length > 0 && mints.length >= authed.length, `${mints.length} mints for ${authed.length} authenticated requests`);
+        assert.equal(new Set(authed.map((e) => e.token_id)).size, authed.length, "each authenticated request carried a freshly minted token");
+        await d.request("disconnect", {}, 15000);
+      } finally {
+        d.kill();
+      }
+    }
+  );
 });
 
 for (const version of SDK_VERSIONS) {

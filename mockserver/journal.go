@@ -47,6 +47,9 @@ type Entry struct {
 	BodyBytes     int             `json:"body_bytes,omitempty"`
 	Detail        string          `json:"detail,omitempty"` // error detail sent back
 	Fault         string          `json:"fault,omitempty"`  // injected fault, if any
+	// CORS says what the CORS layer did with a request that carried an
+	// Origin: a preflight answered, an origin allowed or refused.
+	CORS string `json:"cors,omitempty"`
 
 	// Data-channel entries.
 	Channel      string `json:"channel,omitempty"` // data | control

@@ -50,6 +50,10 @@ func (s *Server) handle(pattern string, g routeGroup, h handlerFunc) {
 // ServeHTTP dispatches to the registered routes and turns the mux's own
 // plain-text 404/405 into the platform's JSON error shape.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r, done := s.applyCORS(w, r)
+	if done {
+		return
+	}
 	if e := checkRequestLimits(r); e != nil {
 		drainBody(w, r)
 		writeErr(w, e)
@@ -78,7 +82,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	writeErr(sw, e)
 	s.journal.Add(Entry{Method: r.Method, Path: r.URL.Path, Query: redactQuery(r.URL.RawQuery),
-		Status: sw.status, Headers: redactHeaders(r.Header), Auth: authKind(r), Detail: e.Detail})
+		Status: sw.status, Headers: redactHeaders(r.Header), Auth: authKind(r), Detail: e.Detail, CORS: corsNote(r.Context())})
 }
 
 // serveRoute runs the middleware chain: journal, recover, faults, version
@@ -88,7 +92,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, route string
 	rc := &reqCtx{route: route, group: g, sessionID: r.PathValue("id")}
 	sw := &statusWriter{ResponseWriter: w}
 	entry := Entry{Method: r.Method, Path: r.URL.Path, Query: redactQuery(r.URL.RawQuery), Route: route,
-		Headers: redactHeaders(r.Header), Auth: authKind(r), at: start}
+		Headers: redactHeaders(r.Header), Auth: authKind(r), CORS: corsNote(r.Context()), at: start}
 	var bodyErr *apiError
 	if g != groupUploadPut {
 		bodyErr = captureBody(w, r, &entry)

@@ -34,6 +34,7 @@ type Scenario struct {
 	Journal  JournalPolicy `json:"journal"`
 	Media    MediaPolicy   `json:"media"`
 	Models   ModelPolicy   `json:"models"`
+	CORS     CORSPolicy    `json:"cors"`
 	Faults   []Fault       `json:"faults,omitempty"`
 }
 
@@ -148,6 +149,7 @@ func DefaultScenario() *Scenario {
 		Uploads:  UploadPolicy{URLTTL: Duration(15 * time.Minute), MaxBytes: 32 << 20},
 		Versions: VersionPolicy{APIMin: 1, APIMax: 1, WebRTCMin: "1.0", WebRTCMax: "1.0"},
 		Journal:  JournalPolicy{MaxEntries: 10000},
+		CORS:     CORSPolicy{AllowedOrigins: []string{"*"}},
 	}
 }
 
@@ -155,6 +157,8 @@ func DefaultScenario() *Scenario {
 func (sc *Scenario) Clone() *Scenario {
 	c := *sc
 	c.Faults = append([]Fault(nil), sc.Faults...)
+	c.CORS.AllowedOrigins = append([]string(nil), sc.CORS.AllowedOrigins...)
+	c.CORS.AllowedHeaders = append([]string(nil), sc.CORS.AllowedHeaders...)
 	return &c
 }
 
@@ -178,6 +182,9 @@ func (sc *Scenario) withDefaults() {
 		}
 	}
 	def(&sc.Profile, d.Profile)
+	if len(sc.CORS.AllowedOrigins) == 0 {
+		sc.CORS.AllowedOrigins = d.CORS.AllowedOrigins
+	}
 	def(&sc.Cluster, d.Cluster)
 	defDur(&sc.Timings.RecoverWindow, d.Timings.RecoverWindow)
 	defInt(&sc.Limits.MaxConcurrentSessions, d.Limits.MaxConcurrentSessions)
@@ -228,6 +235,9 @@ func (sc *Scenario) Validate() error {
 		bad("%v", err)
 	}
 	if err := sc.Models.Validate(); err != nil {
+		bad("%v", err)
+	}
+	if err := sc.CORS.validate(); err != nil {
 		bad("%v", err)
 	}
 	for i, f := range sc.Faults {

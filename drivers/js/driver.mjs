@@ -23,6 +23,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { format, inspect } from "node:util";
 import { performance } from "node:perf_hooks";
+import { mintSpecProblem, tokenResolver } from "./token-resolver.mjs";
 
 const DRIVER_NAME = "reactor-harness-js";
 const DRIVER_VERSION = "0.1.0";
@@ -340,7 +341,8 @@ try {
 
 // Names the type declarations mark `private` on class Reactor (TypeScript privacy is not
 // visible at run time, so the .d.ts is the only way to tell public from private methods).
-function privateNamesFromDts() {
+// The text of `declare class Reactor { … }` in the SDK's type declarations, or null.
+function reactorClassDts() {
   if (!sdk.pkgDir) return null;
   const pkg = readJson(path.join(sdk.pkgDir, "package.json")) ?? {};
   const candidates = [pkg.types, pkg.typings, "dist/index.d.ts", "dist/index.d.mts"].filter(Boolean);
@@ -362,12 +364,29 @@ function privateNamesFromDts() {
         }
       }
     }
-    const body = text.slice(start, end);
-    const names = new Set();
-    for (const m of body.matchAll(/^\s*private\s+(?:readonly\s+)?([A-Za-z_$][\w$]*)/gm)) names.add(m[1]);
-    return names;
+    return text.slice(start, end);
   }
   return null;
+}
+
+function privateNamesFromDts() {
+  const body = reactorClassDts();
+  if (body === null) return null;
+  const names = new Set();
+  for (const m of body.matchAll(/^\s*private\s+(?:readonly\s+)?([A-Za-z_$][\w$]*)/gm)) names.add(m[1]);
+  return names;
+}
+
+// Whether Reactor.connect accepts a token resolver (a function minting a JWT per request;
+// js-sdk >= 2.10 `JwtSource = string | JwtResolver`), read from the declared parameter type:
+// a fixed-string SDK would send a function's source text as the bearer token.
+function tokenResolverSupport() {
+  const body = reactorClassDts();
+  const m = body?.match(/^\s*connect\(\s*jwtToken\??\s*:\s*([^,)]+)/m);
+  if (!m) return { accepts: false, basis: "none (no connect(jwtToken…) in the type declarations)", declared: null };
+  const declared = m[1].trim();
+  const accepts = /JwtResolver|JwtSource|=>/.test(declared);
+  return { accepts, basis: "d.ts", declared: `connect(jwtToken?: ${declared})` };
 }
 
 function apiSurface() {
@@ -407,6 +426,8 @@ function apiSurface() {
   for (const [key, names] of Object.entries(CANON)) has[key] = names.some((n) => methods.includes(n));
   const helpers = ["fetchInsecureJwtToken", "fetchInsecureToken"].filter((n) => typeof sdk.mod[n] === "function");
   has.token_helper = helpers.length > 0;
+  const resolver = tokenResolverSupport();
+  has.token_resolver = resolver.accepts;
   return {
     methods: methods.sort(),
     private_methods: privateMethods.sort(),
@@ -414,6 +435,7 @@ function apiSurface() {
     exports: exportsList,
     has,
     token_helper: helpers[0] ?? null,
+    token_resolver: resolver,
   };
 }
 
@@ -453,6 +475,7 @@ const S = {
   fileRefs: new Map(), // upload_id -> FileRef
   statusWaiters: new Set(),
   messages: { application: 0, runtime: 0 },
+  tokenMints: 0, // tokens the connect resolver minted
 };
 
 function notifyStatus() {
@@ -788,6 +811,21 @@ async function mintToken(args) {
   return out;
 }
 
+// tokenResolverFor builds the resolver connect hands the SDK (token-resolver.mjs), minting
+// through the driver's documented POST /tokens request.
+function tokenResolverFor(apiUrl, apiKey, token) {
+  const problem = mintSpecProblem(token);
+  if (problem) throw new OpError("bad_args", problem);
+  return tokenResolver(
+    (body) => mintToken({ api_url: apiUrl, api_key: apiKey, mode: "post", body }),
+    token.mint,
+    (t) => {
+      S.tokenMints++;
+      emit("token_minted", { n: S.tokenMints, expires_at: t.expires_at ?? null });
+    }
+  );
+}
+
 async function settleAfter(promiseFn, args, defaultTimeout) {
   const wait = opt(args, "wait", "string") ?? "ready";
   if (!["ready", "resolve"].includes(wait)) throw new OpError("bad_args", 'wait must be "ready" or "resolve"');
@@ -883,7 +921,7 @@ const OPS = {
         node_env: process.env.NODE_ENV ?? null,
       },
       ops: Object.keys(OPS),
-      events: ["started", "status", "session_id", "message", "runtime_message", "error", "track", "frames", "warning", "log", "capabilities", "session_expiration", "http"],
+      events: ["started", "status", "session_id", "message", "runtime_message", "error", "track", "frames", "warning", "log", "capabilities", "session_expiration", "http", "token_minted"],
       start_unix_ms: START_UNIX_MS,
     };
   },
@@ -917,6 +955,18 @@ const OPS = {
     if (jwt !== undefined && jwt !== null && typeof jwt !== "string") throw new OpError("bad_args", 'argument "jwt" must be a string');
     if (jwt === null) jwt = undefined;
     let tokenInfo = null;
+    const token = opt(args, "token", "object");
+    if (token !== undefined) {
+      const problem = mintSpecProblem(token);
+      if (problem) throw new OpError("bad_args", problem);
+      if (jwt !== undefined) throw new OpError("bad_args", 'arguments "token" and "jwt" exclude each other');
+      const resolver = SURFACE?.token_resolver;
+      if (!resolver?.accepts) {
+        throw new OpError("not_supported", `SDK ${sdk.name ?? "?"} ${sdk.version ?? "?"} accepts no token resolver: ${resolver?.declared ?? resolver?.basis ?? "no type declarations"}`);
+      }
+      jwt = tokenResolverFor(need(args, "api_url", "string").replace(/\/+$/, ""), need(args, "api_key", "string"), token);
+      tokenInfo = { via: "driver:resolver POST /tokens" };
+    }
     if (jwt === undefined && typeof args.api_key === "string" && !(args.local ?? false)) {
       tokenInfo = await mintToken({ api_url: args.api_url, api_key: args.api_key, mode: args.token_mode });
       jwt = tokenInfo.jwt;
@@ -1040,6 +1090,7 @@ const OPS = {
       frames: frameCounts(),
       tracks,
       messages: S.messages,
+      token_mints: S.tokenMints,
       last_error: sdkLastError ? sdkErrorData(sdkLastError) : S.lastError,
       capabilities: S.capabilities,
       stats: S.lastStats,

@@ -439,6 +439,8 @@ def api_surface() -> dict | None:
         if isinstance(getattr(SDK.mod, n, None), type)
         and issubclass(getattr(SDK.mod, n), BaseException)
     )
+    resolver = token_resolver_support(cls)
+    has["token_resolver"] = resolver["accepts"]
     return {
         "methods": methods,
         "properties": properties,
@@ -447,7 +449,74 @@ def api_surface() -> dict | None:
         "error_classes": errors,
         "has": has,
         "token_helper": helpers[0] if helpers else None,
+        "token_resolver": resolver,
     }
+
+
+def token_resolver_support(cls: Any) -> dict:
+    """Whether the client takes a token resolver (a callable minting a JWT when the SDK needs
+    one) where it takes its JWT, read from the annotation of that parameter. reactor-sdk 1.13.0
+    declares `jwt: str | None` and encodes it once for the native core, so a callable cannot
+    stand in for it."""
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return {"accepts": False, "basis": "none (the constructor cannot be inspected)", "declared": None}
+    for name in ("jwt", "jwt_token", "token"):
+        p = params.get(name)
+        if p is None:
+            continue
+        ann = p.annotation
+        text = "unannotated" if ann is inspect.Parameter.empty else (ann if isinstance(ann, str) else inspect.formatannotation(ann))
+        accepts = any(w in text for w in ("Callable", "Awaitable", "Resolver", "Provider"))
+        return {"accepts": accepts, "basis": "signature", "declared": f"Reactor({name}: {text})"}
+    return {"accepts": False, "basis": "signature", "declared": "Reactor(...) takes no JWT parameter (api_key only)"}
+
+
+# What connect's `token.mint` may say (drivers/PROTOCOL.md §3.4), and of which kind each is.
+_MINT_KEYS = {"expires_after": "int", "models": "strings", "sessions": "strings", "max_sessions": "int", "max_session_duration_seconds": "int"}
+
+
+def mint_spec_problem(token: Any) -> str | None:
+    """Why `token` is not {"mint": {...}}, or None when it is (same rules as the JS driver)."""
+    if not isinstance(token, dict):
+        return 'argument "token" must be an object {"mint": {...}}'
+    extra = [k for k in token if k != "mint"]
+    if extra:
+        return f'argument "token" takes only "mint", got {", ".join(extra)}'
+    mint = token.get("mint")
+    if not isinstance(mint, dict):
+        return 'argument "token.mint" must be an object (e.g. {"expires_after": 60})'
+    for k, v in mint.items():
+        kind = _MINT_KEYS.get(k)
+        if kind is None:
+            return f"token.mint.{k} is unknown; allowed: {', '.join(_MINT_KEYS)}"
+        if kind == "int":
+            ok = isinstance(v, int) and not isinstance(v, bool) and v > 0
+        else:
+            ok = isinstance(v, list) and bool(v) and all(isinstance(x, str) and x for x in v)
+        if not ok:
+            return f"token.mint.{k} must be {'a positive integer' if kind == 'int' else 'a non-empty array of non-empty strings'}"
+    return None
+
+
+def check_token_arg(args: dict) -> None:
+    """connect's `token` argument: validated, then refused unless the SDK takes a resolver.
+    No published reactor-sdk does, so the driver has no resolver wiring to offer yet."""
+    if args.get("token") is None:
+        return
+    problem = mint_spec_problem(args["token"])
+    if problem:
+        raise OpError("bad_args", problem)
+    if args.get("jwt") is not None:
+        raise OpError("bad_args", 'arguments "token" and "jwt" exclude each other')
+    resolver = (SURFACE or {}).get("token_resolver") or {}
+    if not resolver.get("accepts"):
+        raise OpError(
+            "not_supported",
+            f"reactor-sdk {SDK.version} accepts no token resolver: {resolver.get('declared') or resolver.get('basis')}",
+        )
+    raise OpError("not_supported", f"reactor-sdk {SDK.version} declares a resolver ({resolver.get('declared')}), but this driver does not wire one yet")
 
 
 SURFACE = api_surface()
@@ -1081,6 +1150,7 @@ async def _settle(call: Callable[[], Any], args: dict, default_timeout_ms: int, 
 
 async def op_connect(args: dict) -> dict:
     require_sdk()
+    check_token_arg(args)
     fresh = opt(args, "fresh", bool, False)
     session_id = opt(args, "session_id", str)
     connection_id = opt(args, "connection_id", int)

@@ -79,7 +79,8 @@ func (r *Run) tokensUsed() []string {
 	return uniq(ids)
 }
 
-// pendingPastExpiry connects (the SDK minting its token where it can) to a
+// pendingPastExpiry connects the way apps are told to (AppAuth: a token
+// resolver where the SDK takes one, else the API key) to a
 // session that stays PENDING well past the token's lifetime, and waits
 // until the connect call ends or the session would have become ready.
 func pendingPastExpiry(ctx context.Context, r *Run) error {
@@ -91,7 +92,7 @@ func pendingPastExpiry(ctx context.Context, r *Run) error {
 	if r.Legacy() {
 		return NotApplicable("%s does not poll the session (its legacy flow polls sdp_params, which the token lifetime check of sdk/token/3 covers)", r.SDKName())
 	}
-	_, err := r.Connect(ctx, ConnectOpts{Auth: AuthAPIKey, TTL: int(tokenTTL / time.Second), ReadyTimeout: 10 * time.Second, Bound: 35 * time.Second})
+	_, err := r.Connect(ctx, ConnectOpts{Auth: r.AppAuth(), TTL: int(tokenTTL / time.Second), ReadyTimeout: 10 * time.Second, Bound: 35 * time.Second})
 	if err != nil {
 		r.Note("connect ended: %s", oneLine(ErrText(err), 300))
 	}
@@ -190,7 +191,7 @@ func checkAfterExpiry(ctx context.Context, r *Run) error {
 		return err
 	}
 	minted := time.Now()
-	res, err := r.ConnectReady(ctx, ConnectOpts{Auth: AuthAPIKey})
+	res, err := r.ConnectReady(ctx, ConnectOpts{Auth: r.AppAuth()})
 	if err != nil {
 		return err
 	}

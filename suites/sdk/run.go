@@ -477,7 +477,20 @@ const (
 	AuthAPIKey
 	// AuthEmpty passes an empty JWT string.
 	AuthEmpty
+	// AuthResolver hands the SDK a token resolver that mints a fresh JWT
+	// (TTL seconds) from POST /tokens each time the SDK asks.
+	AuthResolver
 )
+
+// AppAuth is how the SDK's documentation tells apps to authenticate: a
+// token resolver where the SDK accepts one (js-sdk >= 2.10), else the API
+// key (the SDK, or for a JWT-only SDK its driver, mints the token).
+func (r *Run) AppAuth() Auth {
+	if r.Has("token_resolver") {
+		return AuthResolver
+	}
+	return AuthAPIKey
+}
 
 // ConnectOpts shape a connect.
 type ConnectOpts struct {
@@ -510,6 +523,9 @@ func (r *Run) ConnectArgs(ctx context.Context, o ConnectOpts) (driver.ConnectArg
 	case AuthEmpty:
 		empty := ""
 		a.JWT = &empty
+	case AuthResolver:
+		a.APIKey = r.Mock.APIKey()
+		a.Token = &driver.TokenArg{Mint: driver.TokenMint{ExpiresAfter: o.TTL}}
 	default:
 		jwt, _, err := r.MintJWT(ctx, o.TTL)
 		if err != nil {

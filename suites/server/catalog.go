@@ -62,11 +62,12 @@ var Areas = []Area{
 	{"media", "media §5", "media", "media.go"},
 	{"data", "data channels §3", "data-channel", "datachannel.go"},
 	{"local", "local runtime API §1.4", "local-runtime", "local.go"},
+	{"cors", "browser cross-origin access (CORS) §1.0", "cors", "cors.go"},
 }
 
 // KnownLabels are the labels a case may carry.
 var KnownLabels = []string{"token", "session", "signalling", "media", "data-channel", "uploads",
-	"versioning", "limits", "local-runtime", "legacy", "destructive"}
+	"versioning", "limits", "local-runtime", "legacy", "cors", "destructive"}
 
 // LabelDestructive marks cases that need the mock's admin API.
 const LabelDestructive = "destructive"

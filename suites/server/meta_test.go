@@ -420,3 +420,9 @@ func TestMetaSnapshots(t *testing.T) {
 	mustFail(t, tgt, "data/10", "save_snapshot was answered with a bodyless ack")
 	mustPass(t, breaking(t, nil), "data/10")
 }
+
+func TestMetaCORSRefusedOrigin(t *testing.T) {
+	tgt := breaking(t, func(sc *mockserver.Scenario) { sc.CORS.AllowedOrigins = []string{"http://only.example"} })
+	mustFail(t, tgt, "cors/1", "preflight for POST /tokens", "403")
+	mustFail(t, tgt, "cors/4", "Access-Control-Allow-Origin")
+}

@@ -249,6 +249,34 @@ def test_hello_reports_sdk_and_surface(driver: Driver, gen: str) -> None:
         assert "recoverable=False" in res["surface"]["signatures"]["disconnect"]
 
 
+def test_token_resolver_support_is_read_from_the_sdk(driver: Driver, gen: str) -> None:
+    surface = driver.request("hello")["result"]["surface"]
+    want = {
+        "1x": {"accepts": False, "basis": "signature", "declared": "Reactor(jwt: str | None)"},
+        "0x": {"accepts": False, "basis": "signature", "declared": "Reactor(...) takes no JWT parameter (api_key only)"},
+    }[gen]
+    assert surface["token_resolver"] == want
+    assert surface["has"]["token_resolver"] is False
+
+
+def test_connect_with_a_mint_spec(driver: Driver, gen: str) -> None:
+    base = {"api_url": "http://127.0.0.1:9", "api_key": "rk_x", "model": "helios"}
+    rep = driver.request("connect", {**base, "token": {"mint": {"expires_after": 60, "models": ["helios"]}}})
+    assert rep["ok"] is False and rep["error"]["code"] == "not_supported", rep
+    assert "accepts no token resolver" in rep["error"]["message"]
+    for bad, words in (
+        ({"mint": {"ttl": 60}}, "token.mint.ttl is unknown"),
+        ({"mint": {"expires_after": True}}, "positive integer"),
+        ({"mint": {"models": []}}, "non-empty array"),
+        ({"mint": {}, "jwt": "x"}, 'takes only "mint"'),
+        ("60", "must be an object"),
+    ):
+        rep = driver.request("connect", {**base, "token": bad})
+        assert rep["error"]["code"] == "bad_args" and words in rep["error"]["message"], (bad, rep)
+    rep = driver.request("connect", {**base, "jwt": "j", "token": {"mint": {}}})
+    assert rep["error"]["code"] == "bad_args" and "exclude each other" in rep["error"]["message"]
+
+
 def test_unknown_op_and_malformed_lines_keep_the_driver_serving(driver: Driver) -> None:
     rep = driver.request("no_such_op", {})
     assert rep["ok"] is False

@@ -81,6 +81,23 @@ type ConnectArgs struct {
 	Wait        string         `json:"wait,omitempty"` // ready | resolve
 	TimeoutMS   int            `json:"timeout_ms,omitempty"`
 	Fresh       bool           `json:"fresh,omitempty"`
+	// Token asks the driver to hand the SDK a token resolver minting from
+	// POST /tokens per call (with APIKey); only for SDKs whose hello says
+	// surface.has.token_resolver.
+	Token *TokenArg `json:"token,omitempty"`
+}
+
+// TokenArg is connect's `token` argument (drivers/PROTOCOL.md §3.4).
+type TokenArg struct {
+	Mint TokenMint `json:"mint"`
+}
+
+// TokenMint is the scope and lifetime each resolver call asks POST /tokens for.
+type TokenMint struct {
+	ExpiresAfter int      `json:"expires_after,omitempty"`
+	Models       []string `json:"models,omitempty"`
+	Sessions     []string `json:"sessions,omitempty"`
+	MaxSessions  int      `json:"max_sessions,omitempty"`
 }
 
 // ConnectResult is the result of connect/reconnect (also found in the

@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3000x
 
-.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk fuzz-short lint run mock clean conformance-server conformance-server-report
+.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk test-pytest-plugin fuzz-short lint run mock clean conformance-server conformance-server-report
 
 all: build
 
@@ -44,7 +44,7 @@ release-snapshot: $(GORELEASER)
 	$(GORELEASER) release --snapshot --clean
 
 # The README's test command: everything CI runs.
-test: lint release-check test-go test-py test-js test-sdk fuzz-short
+test: lint release-check test-go test-py test-js test-sdk test-pytest-plugin fuzz-short
 
 # Every Go package but the SDK suite (run by test-sdk with its own parallelism).
 test-go: js-setup
@@ -68,6 +68,12 @@ js-setup:
 test-sdk: js-setup
 	drivers/python/setup.sh
 	REACTOR_SDK_REPORT_DIR=$(CURDIR)/out/sdk $(GO) run github.com/onsi/ginkgo/v2/ginkgo -p --procs=3 --timeout=15m ./suites/sdk
+
+# The pytest plugin (integrations/pytest): its own venv, the package installed
+# from its folder, then its plugin suite and its reactor-sdk 1.13.0 suite
+# against the binary just built.
+test-pytest-plugin: build
+	REACTOR_HARNESS=$(CURDIR)/$(BIN) integrations/pytest/run-tests.sh
 
 # A short coverage-guided run of every fuzz target (the seed corpora also run in test-go).
 fuzz-short:

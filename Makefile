@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3000x
 
-.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk test-pytest-plugin fuzz-short lint run mock clean conformance-server conformance-server-report
+.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk test-pytest-plugin test-node-integration fuzz-short lint run mock clean conformance-server conformance-server-report
 
 all: build
 
@@ -44,7 +44,7 @@ release-snapshot: $(GORELEASER)
 	$(GORELEASER) release --snapshot --clean
 
 # The README's test command: everything CI runs.
-test: lint release-check test-go test-py test-js test-sdk test-pytest-plugin fuzz-short
+test: lint release-check test-go test-py test-js test-sdk test-pytest-plugin test-node-integration fuzz-short
 
 # Every Go package but the SDK suite (run by test-sdk with its own parallelism).
 test-go: js-setup
@@ -74,6 +74,13 @@ test-sdk: js-setup
 # against the binary just built.
 test-pytest-plugin: build
 	REACTOR_HARNESS=$(CURDIR)/$(BIN) integrations/pytest/run-tests.sh
+
+# The Node package (integrations/node): npm ci from its lock file, then its
+# vitest suites (startMock, the globalSetup, a killed runner, and the
+# published @reactor-team/js-sdk 2.9.0) against the binary just built.
+test-node-integration: build
+	cd integrations/node && npm ci --no-audit --no-fund
+	cd integrations/node && REACTOR_HARNESS=$(CURDIR)/$(BIN) npx vitest run
 
 # A short coverage-guided run of every fuzz target (the seed corpora also run in test-go).
 fuzz-short:

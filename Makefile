@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3000x
 
-.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk test-pytest-plugin test-node-integration fuzz-short lint run mock clean conformance-server conformance-server-report
+.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk test-pytest-plugin test-node-integration test-github-action fuzz-short lint run mock clean conformance-server conformance-server-report
 
 all: build
 
@@ -44,7 +44,7 @@ release-snapshot: $(GORELEASER)
 	$(GORELEASER) release --snapshot --clean
 
 # The README's test command: everything CI runs.
-test: lint release-check test-go test-py test-js test-sdk test-pytest-plugin test-node-integration fuzz-short
+test: lint release-check test-go test-py test-js test-sdk test-pytest-plugin test-node-integration test-github-action fuzz-short
 
 # Every Go package but the SDK suite (run by test-sdk with its own parallelism).
 test-go: js-setup
@@ -81,6 +81,17 @@ test-pytest-plugin: build
 test-node-integration: build
 	cd integrations/node && npm ci --no-audit --no-fund
 	cd integrations/node && REACTOR_HARNESS=$(CURDIR)/$(BIN) npx vitest run
+
+# actionlint, pinned in its own module (tools/actionlint) like GoReleaser.
+ACTIONLINT := bin/actionlint
+$(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
+	cd tools/actionlint && $(GO) build -o $(CURDIR)/$(ACTIONLINT) github.com/rhysd/actionlint/cmd/actionlint
+
+# The composite action (integrations/github-action): actionlint on its
+# example workflow and on a workflow using it locally, then its install and
+# mock scripts for real against a file:// release of the binary just built.
+test-github-action: build $(ACTIONLINT)
+	REACTOR_HARNESS=$(CURDIR)/$(BIN) ACTIONLINT=$(CURDIR)/$(ACTIONLINT) integrations/github-action/test.sh
 
 # A short coverage-guided run of every fuzz target (the seed corpora also run in test-go).
 fuzz-short:

@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3000x
 
-.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk fuzz-short lint run mock clean conformance-server conformance-server-report
+.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk test-pytest-plugin test-node-integration test-github-action fuzz-short lint run mock clean conformance-server conformance-server-report
 
 all: build
 
@@ -44,7 +44,7 @@ release-snapshot: $(GORELEASER)
 	$(GORELEASER) release --snapshot --clean
 
 # The README's test command: everything CI runs.
-test: lint release-check test-go test-py test-js test-sdk fuzz-short
+test: lint release-check test-go test-py test-js test-sdk test-pytest-plugin test-node-integration test-github-action fuzz-short
 
 # Every Go package but the SDK suite (run by test-sdk with its own parallelism).
 test-go: js-setup
@@ -68,6 +68,30 @@ js-setup:
 test-sdk: js-setup
 	drivers/python/setup.sh
 	REACTOR_SDK_REPORT_DIR=$(CURDIR)/out/sdk $(GO) run github.com/onsi/ginkgo/v2/ginkgo -p --procs=3 --timeout=15m ./suites/sdk
+
+# The pytest plugin (integrations/pytest): its own venv, the package installed
+# from its folder, then its plugin suite and its reactor-sdk 1.13.0 suite
+# against the binary just built.
+test-pytest-plugin: build
+	REACTOR_HARNESS=$(CURDIR)/$(BIN) integrations/pytest/run-tests.sh
+
+# The Node package (integrations/node): npm ci from its lock file, then its
+# vitest suites (startMock, the globalSetup, a killed runner, and the
+# published @reactor-team/js-sdk 2.9.0) against the binary just built.
+test-node-integration: build
+	cd integrations/node && npm ci --no-audit --no-fund
+	cd integrations/node && REACTOR_HARNESS=$(CURDIR)/$(BIN) npx vitest run
+
+# actionlint, pinned in its own module (tools/actionlint) like GoReleaser.
+ACTIONLINT := bin/actionlint
+$(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
+	cd tools/actionlint && $(GO) build -o $(CURDIR)/$(ACTIONLINT) github.com/rhysd/actionlint/cmd/actionlint
+
+# The composite action (integrations/github-action): actionlint on its
+# example workflow and on a workflow using it locally, then its install and
+# mock scripts for real against a file:// release of the binary just built.
+test-github-action: build $(ACTIONLINT)
+	REACTOR_HARNESS=$(CURDIR)/$(BIN) ACTIONLINT=$(CURDIR)/$(ACTIONLINT) integrations/github-action/test.sh
 
 # A short coverage-guided run of every fuzz target (the seed corpora also run in test-go).
 fuzz-short:

@@ -76,4 +76,3 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(connsDesc, prometheus.GaugeValue, float64(c.s.rtc.conns()))
 	ch <- prometheus.MustNewConstMetric(journalDesc, prometheus.GaugeValue, float64(c.s.journal.Len()))
 }
-

@@ -151,6 +151,9 @@ type Config struct {
 	// trickles candidates to …/ice_candidates in 25 ms batches, ending with
 	// is_final:true.
 	Trickle bool
+	// NoDCChunking leaves a=x-reactor-dc-chunking out of the offer, as
+	// SDKs before 1.13.0 did: commands are then limited to 256 KiB.
+	NoDCChunking bool
 	// WaitFirstFrame makes Connect and Reconnect also wait (Timeouts.
 	// FirstFrame) for the first complete video frame.
 	WaitFirstFrame bool

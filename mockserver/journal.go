@@ -65,6 +65,12 @@ type Entry struct {
 	// "uploads", v1 Command.uploads), keyed by parameter name (PROTOCOL.md
 	// §3.2, §3.3). A FileRef the client left inside data shows in Data.
 	Uploads map[string]wire.FileRef `json:"uploads,omitempty"`
+	// Frames is how many data-channel frames a chunked message arrived in
+	// (absent on plain channels); SHA256 is the hex SHA-256 of a command's
+	// whole message as received, so a large command can be checked byte
+	// for byte against what the client sent (PROTOCOL.md §9.2).
+	Frames int    `json:"frames,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 
 	at time.Time
 }

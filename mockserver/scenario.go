@@ -34,6 +34,8 @@ type Scenario struct {
 	Journal  JournalPolicy `json:"journal"`
 	Media    MediaPolicy   `json:"media"`
 	Models   ModelPolicy   `json:"models"`
+	// Transport is what the WebRTC answerer negotiates (scenario_transport.go).
+	Transport TransportPolicy `json:"transport"`
 	Faults   []Fault       `json:"faults,omitempty"`
 }
 
@@ -228,6 +230,9 @@ func (sc *Scenario) Validate() error {
 		bad("%v", err)
 	}
 	if err := sc.Models.Validate(); err != nil {
+		bad("%v", err)
+	}
+	if err := sc.Transport.Validate(); err != nil {
 		bad("%v", err)
 	}
 	for i, f := range sc.Faults {

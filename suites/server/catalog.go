@@ -61,6 +61,7 @@ var Areas = []Area{
 	{"signal", "WebRTC signalling §1.3", "signalling", "signalling.go"},
 	{"media", "media §5", "media", "media.go"},
 	{"data", "data channels §3", "data-channel", "datachannel.go"},
+	{"chunk", "data-channel chunking §9.2", "data-channel", "chunking.go"},
 	{"local", "local runtime API §1.4", "local-runtime", "local.go"},
 }
 

@@ -420,3 +420,16 @@ func TestMetaSnapshots(t *testing.T) {
 	mustFail(t, tgt, "data/10", "save_snapshot was answered with a bodyless ack")
 	mustPass(t, breaking(t, nil), "data/10")
 }
+
+func TestMetaChunking(t *testing.T) {
+	t.Parallel()
+	off := false
+	tgt := breaking(t, func(sc *mockserver.Scenario) { sc.Transport.DCChunking = &off })
+	t.Run("chunk/1 attribute not answered", func(t *testing.T) {
+		mustFail(t, tgt, "chunk/1", "does not declare a=x-reactor-dc-chunking", "MessageTooLargeError")
+	})
+	t.Run("chunk/3 large command without chunking", func(t *testing.T) {
+		mustFail(t, tgt, "chunk/3", "did not declare a=x-reactor-dc-chunking")
+	})
+	t.Run("chunk/2 control", func(t *testing.T) { mustPass(t, tgt, "chunk/2") })
+}

@@ -71,7 +71,7 @@ type conn struct {
 	closing bool
 	wg      sync.WaitGroup // reader, trickle and heartbeat goroutines
 	readers []*reassembler
-	chunk   chunkState // negotiated data-channel chunking
+	chunk   chunkState   // negotiated data-channel chunking
 	firstAt atomic.Int64 // unix nanos of the first complete video frame
 
 	// Trickle state.

@@ -36,7 +36,7 @@ type Scenario struct {
 	Models   ModelPolicy   `json:"models"`
 	// Transport is what the WebRTC answerer negotiates (scenario_transport.go).
 	Transport TransportPolicy `json:"transport"`
-	Faults   []Fault       `json:"faults,omitempty"`
+	Faults    []Fault         `json:"faults,omitempty"`
 }
 
 // Timings shape the session lifecycle as clients observe it.

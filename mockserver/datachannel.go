@@ -1,6 +1,9 @@
 package mockserver
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -49,7 +52,7 @@ func (sp *sessionPlane) handleFrame(cid int, c *peer.Conn, f peer.Frame) {
 		e.Frames = f.Frames
 	}
 	if f.Err == nil && f.Kind == peer.KindCommand {
-		e.SHA256 = f.SHA256
+		e.SHA256, e.DataSHA256 = f.SHA256, DataDigest(f.Data)
 		e.Data, e.DataTruncated = journalData(f.RawData, f.Data)
 		if len(f.Uploads) > 0 {
 			e.Uploads = maps.Clone(f.Uploads)
@@ -74,6 +77,22 @@ func (sp *sessionPlane) journalChunking(cid int, r peer.ChunkingResult) {
 		detail = "ignored a malformed attribute: " + r.Reason
 	}
 	sp.p.s.journal.Add(Entry{SessionID: sp.id, ConnectionID: cid, Type: "dc_chunking", Detail: detail})
+}
+
+// DataDigest is the hex SHA-256 of a command's data as compact JSON with
+// sorted keys (encoding/json of the decoded object): a client computes the
+// same from the object it sent, so a large command can be proved intact
+// without the journal holding it ("" when data does not encode).
+func DataDigest(data map[string]any) string {
+	if data == nil {
+		data = map[string]any{}
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // dispatch acts on one frame and returns a note for the journal ("" when

@@ -71,6 +71,9 @@ type Entry struct {
 	// for byte against what the client sent (PROTOCOL.md §9.2).
 	Frames int    `json:"frames,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
+	// DataSHA256 is DataDigest of a command's data as the model got it,
+	// comparable whatever codec or SDK carried it.
+	DataSHA256 string `json:"data_sha256,omitempty"`
 
 	at time.Time
 }

@@ -51,6 +51,10 @@ func (sp *sessionPlane) handleFrame(cid int, c *peer.Conn, f peer.Frame) {
 	if c.Chunking().Negotiated() {
 		e.Frames = f.Frames
 	}
+	if f.Err == nil && f.Kind == peer.KindClientStats {
+		sp.stats.add(cid, at, *f.Stats)
+		e.ClientStats = f.Stats
+	}
 	if f.Err == nil && f.Kind == peer.KindCommand {
 		e.SHA256, e.DataSHA256 = f.SHA256, DataDigest(f.Data)
 		e.Data, e.DataTruncated = journalData(f.RawData, f.Data)

@@ -11,7 +11,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/reactor-harness/reactor-harness/wire"
+	wirev1 "github.com/reactor-harness/reactor-harness/wire/v1"
 )
+
+// journalTime is RFC 3339 with milliseconds, the journal's time format.
+const journalTime = "2006-01-02T15:04:05.000Z07:00"
 
 // MaxJournalData bounds Entry.Data: a command's data is journaled whole up
 // to this many bytes of compact JSON, cut beyond.
@@ -74,6 +78,8 @@ type Entry struct {
 	// DataSHA256 is DataDigest of a command's data as the model got it,
 	// comparable whatever codec or SDK carried it.
 	DataSHA256 string `json:"data_sha256,omitempty"`
+	// ClientStats is a decoded client_stats report (PROTOCOL.md §9.3).
+	ClientStats *wirev1.StatsReport `json:"client_stats,omitempty"`
 
 	at time.Time
 }
@@ -174,7 +180,7 @@ func (j *Journal) Add(e Entry) {
 	if e.at.IsZero() {
 		e.at = time.Now()
 	}
-	e.Time = e.at.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	e.Time = e.at.UTC().Format(journalTime)
 	switch {
 	case len(j.ring) < j.capacity:
 		j.ring = append(j.ring, e)

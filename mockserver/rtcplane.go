@@ -316,6 +316,7 @@ type sessionPlane struct {
 	cancel context.CancelFunc
 
 	rt      *model.Runtime
+	stats   clientStatsLog           // client_stats reports (client_stats.go)
 	streams map[string]*media.Stream // outbound video tracks by name
 	driver  *media.Stream            // the stream whose frames advance the model
 

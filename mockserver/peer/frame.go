@@ -53,10 +53,12 @@ const (
 	KindPauseTrack
 	KindResumeTrack
 	KindUnpublishTrack
+	// KindClientStats is a v1 ClientStats report (PROTOCOL.md §9.3).
+	KindClientStats
 )
 
 var kindNames = [...]string{"other", "command", "ping", "request_schema", "file_uploaded", "request_clip",
-	"request_recording", "publish_track", "pause_track", "resume_track", "unpublish_track"}
+	"request_recording", "publish_track", "pause_track", "resume_track", "unpublish_track", "client_stats"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -112,6 +114,8 @@ type Frame struct {
 	File wire.FileRef
 	// Seconds is request_clip's duration.
 	Seconds float64
+	// Stats is a client_stats report, checked (wirev1.ReadStats).
+	Stats *wirev1.StatsReport
 
 	Err error
 }
@@ -357,6 +361,13 @@ func decodeV1Control(f *Frame, raw []byte) {
 		f.Kind, f.Track = KindResumeTrack, p.ResumeTrack.GetName()
 	case *wirev1.ControlClientMessage_UnpublishTrack:
 		f.Kind, f.Track = KindUnpublishTrack, p.UnpublishTrack.GetName()
+	case *wirev1.ControlClientMessage_ClientStats:
+		r, err := wirev1.ReadStats(p.ClientStats)
+		if err != nil {
+			f.Err = fmt.Errorf("%w: %v", ErrUndecodable, err)
+			return
+		}
+		f.Kind, f.Stats = KindClientStats, &r
 	case nil:
 		f.Err = undecodable("ControlClientMessage without a payload")
 		return

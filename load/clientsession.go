@@ -86,6 +86,16 @@ func runClientSession(ctx context.Context, cfg SessionConfig, id int, rec *Recor
 	ccfg := cfg.Client
 	ccfg.WaitFirstFrame = true
 	ccfg.OnFrame = fr.onFrame
+	if ccfg.ClientStats {
+		// A stats report the target cannot take (a closed channel, a
+		// refused frame) is an error of the session.
+		statsRec := rec.Fork()
+		ccfg.OnClientStats = func(err error) {
+			if err != nil && ctx.Err() == nil {
+				statsRec.Error(ErrorClass(err))
+			}
+		}
+	}
 	// live ends when the ready transport is lost (the client then goes
 	// disconnected), so a target that dies mid-run is an error of the
 	// session rather than frames that silently stop.

@@ -34,7 +34,7 @@ type loadFlags struct {
 	ramp, duration, warmup, interval                   time.Duration
 	commandInterval, pingInterval                      time.Duration
 	thresholds, commands                               []string
-	allowSessionErrors                                 bool
+	allowSessionErrors, clientStats                    bool
 }
 
 // defaultWarmup is --warmup's default; a run shorter than twice it gets no
@@ -187,6 +187,7 @@ func defineLoadFlags(fs *pflag.FlagSet) *loadFlags {
 	fs.DurationVar(&f.duration, "duration", 15*time.Second, "run length, warm-up included")
 	fs.DurationVar(&f.warmup, "warmup", defaultWarmup, "samples before this are excluded from results (default 0 when --duration is under twice the default)")
 	fs.StringArrayVar(&f.commands, "commands", nil, "`command` sent in rotation: name or name={json} (repeatable; default set_prompt, start, set_prompt)")
+	fs.BoolVar(&f.clientStats, "client-stats", true, "with --codec v1, send a ClientStats report on control every 5 s like reactor-sdk 1.13.0")
 	fs.StringVar(&f.commandSize, "command-size", "", "pad each bare set_prompt's prompt to this `size` (e.g. 300kB, 1MiB; up to 64MiB): over 256KiB it needs data-channel chunking")
 	fs.DurationVar(&f.commandInterval, "command-interval", 3*time.Second, "time between commands of a session (0 = only the first round)")
 	fs.DurationVar(&f.pingInterval, "ping-interval", load.DefaultPingInterval,
@@ -322,7 +323,8 @@ func loadSession(f *loadFlags, target, key string, api *webrtc.API) (load.Sessio
 		return nil, err
 	}
 	return load.ClientSession(load.SessionConfig{
-		Client:   client.Config{BaseURL: target, APIKey: key, Model: f.model, API: api, Codec: codec},
+		Client: client.Config{BaseURL: target, APIKey: key, Model: f.model, API: api, Codec: codec,
+			ClientStats: f.clientStats},
 		Commands: steps, CommandInterval: f.commandInterval, PingInterval: f.pingInterval, CommandSize: size,
 	}), nil
 }

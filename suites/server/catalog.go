@@ -62,6 +62,7 @@ var Areas = []Area{
 	{"media", "media §5", "media", "media.go"},
 	{"data", "data channels §3", "data-channel", "datachannel.go"},
 	{"chunk", "data-channel chunking §9.2", "data-channel", "chunking.go"},
+	{"stats", "client stats §9.3", "data-channel", "stats.go"},
 	{"local", "local runtime API §1.4", "local-runtime", "local.go"},
 }
 

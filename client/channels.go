@@ -361,30 +361,12 @@ func (c *Client) ready(phase string) (*conn, error) {
 	return c.cur, nil
 }
 
-// send writes one frame: text for v0, binary for v1, refusing frames over
-// 256 KiB like the SDKs.
-func send(phase string, dc *webrtc.DataChannel, frame []byte, text bool) error {
-	if err := wirev0.CheckSize(frame); err != nil {
-		return newErr(phase, CodeTooLarge, err)
-	}
-	var err error
-	if text {
-		err = dc.SendText(string(frame))
-	} else {
-		err = dc.Send(frame)
-	}
-	if err != nil {
-		return newErr(phase, CodeTransport, err)
-	}
-	return nil
-}
-
-func (c *Client) sendV1(phase string, dc *webrtc.DataChannel, m proto.Message) error {
+func (cn *conn) sendV1(phase string, dc *webrtc.DataChannel, m proto.Message) error {
 	frame, err := wirev1.Marshal(m)
 	if err != nil {
 		return newErr(phase, CodeProtocol, err)
 	}
-	return send(phase, dc, frame, false)
+	return cn.send(phase, dc, frame, false)
 }
 
 // splitUploads copies data, moving wire.FileRef values into uploads keyed
@@ -430,7 +412,7 @@ func (c *Client) SendCommand(ctx context.Context, name string, data map[string]a
 		if err != nil {
 			return nil, newErr(PhaseCommand, CodeProtocol, err)
 		}
-		return nil, send(PhaseCommand, cn.data, frame, true)
+		return nil, cn.send(PhaseCommand, cn.data, frame, true)
 	}
 	id := wirev1.DataRequestID(c.dataSeq.Add(1))
 	m, err := wirev1.NewCommand(id, name, args, uploads)
@@ -438,7 +420,7 @@ func (c *Client) SendCommand(ctx context.Context, name string, data map[string]a
 		return nil, newErr(PhaseCommand, CodeProtocol, err)
 	}
 	ch := c.await(id)
-	if err := c.sendV1(PhaseCommand, cn.data, m); err != nil {
+	if err := cn.sendV1(PhaseCommand, cn.data, m); err != nil {
 		c.forget(id)
 		return nil, err
 	}
@@ -529,7 +511,7 @@ func (c *Client) schemaRoundTrip(ctx context.Context, phase string, ping bool) (
 		}
 		ch := c.awaitSchema(ping)
 		t0 := time.Now()
-		if err := send(phase, cn.data, frame, true); err != nil {
+		if err := cn.send(phase, cn.data, frame, true); err != nil {
 			c.dropSchemaWaiter(ch)
 			return nil, t0, err
 		}
@@ -539,7 +521,7 @@ func (c *Client) schemaRoundTrip(ctx context.Context, phase string, ping bool) (
 	id := wirev1.ControlRequestID(c.ctrlSeq.Add(1))
 	ch := c.addWaiter(id, ping)
 	t0 := time.Now()
-	if err := c.sendV1(phase, cn.control, wirev1.NewRequestSchema(id)); err != nil {
+	if err := cn.sendV1(phase, cn.control, wirev1.NewRequestSchema(id)); err != nil {
 		c.forget(id)
 		return nil, t0, err
 	}
@@ -611,7 +593,7 @@ func (cn *conn) sendTrackVerb(resume bool, name string) error {
 		if resume {
 			m = wirev1.NewResumeTrack(name)
 		}
-		return cn.c.sendV1(PhaseControl, cn.control, m)
+		return cn.sendV1(PhaseControl, cn.control, m)
 	}
 	event := wirev0.EventPauseTrack
 	if resume {
@@ -621,20 +603,20 @@ func (cn *conn) sendTrackVerb(resume bool, name string) error {
 	if err != nil {
 		return newErr(PhaseControl, CodeProtocol, err)
 	}
-	return send(PhaseControl, cn.control, frame, true)
+	return cn.send(PhaseControl, cn.control, frame, true)
 }
 
 // sendFileUploaded tells the runtime an upload finished: v0 runtime
 // fileUploaded on "data", v1 FileUploaded notification on "control".
 func (cn *conn) sendFileUploaded(ref wire.FileRef) error {
 	if cn.c.cfg.Codec == CodecV1 {
-		return cn.c.sendV1(PhaseUpload, cn.control, wirev1.NewFileUploaded(ref))
+		return cn.sendV1(PhaseUpload, cn.control, wirev1.NewFileUploaded(ref))
 	}
 	frame, err := wirev0.NewRuntimeMessage(wirev0.TypeFileUploaded, ref)
 	if err != nil {
 		return newErr(PhaseUpload, CodeProtocol, err)
 	}
-	return send(PhaseUpload, cn.data, frame, true)
+	return cn.send(PhaseUpload, cn.data, frame, true)
 }
 
 // startHeartbeat sends the SDK keep-alive while the connection lives: v0
@@ -656,13 +638,13 @@ func (cn *conn) startHeartbeat() {
 		defer cn.wg.Done()
 		beat := func() error {
 			if c.cfg.Codec == CodecV1 {
-				return c.sendV1(PhaseControl, cn.control, wirev1.NewPing())
+				return cn.sendV1(PhaseControl, cn.control, wirev1.NewPing())
 			}
 			frame, err := wirev0.NewRuntimeMessage(wirev0.TypePing, nil)
 			if err != nil {
 				return err
 			}
-			return send(PhaseControl, cn.data, frame, true)
+			return cn.send(PhaseControl, cn.data, frame, true)
 		}
 		if c.cfg.Codec == CodecV1 {
 			if err := beat(); err != nil {

@@ -326,6 +326,7 @@ func (c *Client) becomeReady(cn *conn) {
 	if c.cfg.Heartbeat {
 		cn.startHeartbeat()
 	}
+	cn.startStats()
 }
 
 // recordFirstFrame is called once per peer connection, from a reader

@@ -151,6 +151,16 @@ type Config struct {
 	// trickles candidates to …/ice_candidates in 25 ms batches, ending with
 	// is_final:true.
 	Trickle bool
+	// ClientStats sends a v1 ClientStats report on control every
+	// ClientStatsInterval (default 5 s) while connected, as reactor-sdk
+	// 1.13.0 does (PROTOCOL.md §9.3); ignored for v0. OnClientStats, when
+	// set, learns each send's outcome (nil = sent).
+	ClientStats         bool
+	ClientStatsInterval time.Duration
+	OnClientStats       func(error)
+	// NoDCChunking leaves a=x-reactor-dc-chunking out of the offer, as
+	// SDKs before 1.13.0 did: commands are then limited to 256 KiB.
+	NoDCChunking bool
 	// WaitFirstFrame makes Connect and Reconnect also wait (Timeouts.
 	// FirstFrame) for the first complete video frame.
 	WaitFirstFrame bool

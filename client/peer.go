@@ -71,6 +71,7 @@ type conn struct {
 	closing bool
 	wg      sync.WaitGroup // reader, trickle and heartbeat goroutines
 	readers []*reassembler
+	chunk   chunkState   // negotiated data-channel chunking
 	firstAt atomic.Int64 // unix nanos of the first complete video frame
 
 	// Trickle state.
@@ -113,8 +114,8 @@ func (cn *conn) build() error {
 	}
 	cn.control.OnOpen(cn.controlOpen.fire)
 	cn.data.OnOpen(cn.dataOpen.fire)
-	cn.control.OnMessage(func(m webrtc.DataChannelMessage) { cn.c.onChannelMessage(cn, LabelControl, m) })
-	cn.data.OnMessage(func(m webrtc.DataChannelMessage) { cn.c.onChannelMessage(cn, LabelData, m) })
+	cn.control.OnMessage(cn.onChunkedMessage(LabelControl))
+	cn.data.OnMessage(cn.onChunkedMessage(LabelData))
 	for _, t := range cn.tracks {
 		kind := webrtc.NewRTPCodecType(t.Kind)
 		if kind == 0 {
@@ -210,7 +211,9 @@ func (cn *conn) offer(ctx context.Context) (string, []wire.TrackMapping, error) 
 		mapping[i] = wire.TrackMapping{MID: mid, Name: t.Name, Kind: t.Kind, Direction: t.Direction}
 	}
 	cn.mapping = mapping
-	return cn.pc.LocalDescription().SDP, mapping, nil
+	// pion writes no custom session attribute: the chunking declaration
+	// goes into the text sent to the server.
+	return c.declareChunking(cn.pc.LocalDescription().SDP), mapping, nil
 }
 
 // connect applies the answer and waits (Timeouts.Ready in all) for the
@@ -220,6 +223,7 @@ func (cn *conn) connect(ctx context.Context, answer string) error {
 	deadline := time.NewTimer(c.timeouts.Ready)
 	defer deadline.Stop()
 	t0 := time.Now()
+	cn.applyChunking(answer)
 	if err := cn.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		c.setTiming(PhaseICEConnect, time.Since(t0))
 		return newErr(PhaseICEConnect, CodeProtocol, fmt.Errorf("set remote description: %w", err))

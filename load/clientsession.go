@@ -51,6 +51,10 @@ type SessionConfig struct {
 	// every CommandInterval (0 = none after the first round).
 	Commands        []CommandStep
 	CommandInterval time.Duration
+	// CommandSize pads the prompt of every bare set_prompt to this many
+	// bytes (0 = short prompts): above 256 KiB a command needs data-channel
+	// chunking, which the client negotiates (PROTOCOL.md §9.2).
+	CommandSize int
 	// PingInterval spaces data-channel round trips (0 = no pings); the
 	// first is sent as soon as the session is ready.
 	PingInterval time.Duration
@@ -82,6 +86,16 @@ func runClientSession(ctx context.Context, cfg SessionConfig, id int, rec *Recor
 	ccfg := cfg.Client
 	ccfg.WaitFirstFrame = true
 	ccfg.OnFrame = fr.onFrame
+	if ccfg.ClientStats {
+		// A stats report the target cannot take (a closed channel, a
+		// refused frame) is an error of the session.
+		statsRec := rec.Fork()
+		ccfg.OnClientStats = func(err error) {
+			if err != nil && ctx.Err() == nil {
+				statsRec.Error(ErrorClass(err))
+			}
+		}
+	}
 	// live ends when the ready transport is lost (the client then goes
 	// disconnected), so a target that dies mid-run is an error of the
 	// session rather than frames that silently stop.
@@ -176,7 +190,7 @@ func drive(ctx context.Context, c *client.Client, cfg SessionConfig, rec *Record
 		step := cfg.Commands[next%len(cfg.Commands)]
 		next++
 		at := time.Now()
-		if _, err := c.SendCommand(ctx, step.Name, stepData(step, id, next)); err != nil {
+		if _, err := c.SendCommand(ctx, step.Name, stepData(step, id, next, cfg.CommandSize)); err != nil {
 			if ctx.Err() == nil {
 				rec.Error(ErrorClass(err))
 			}
@@ -218,13 +232,14 @@ func drive(ctx context.Context, c *client.Client, cfg SessionConfig, rec *Record
 	}
 }
 
-// stepData fills a bare set_prompt with a distinct prompt.
-func stepData(s CommandStep, session, n int) map[string]any {
+// stepData fills a bare set_prompt with a distinct prompt of at least size
+// bytes.
+func stepData(s CommandStep, session, n, size int) map[string]any {
 	if s.Data != nil {
 		return s.Data
 	}
 	if s.Name == "set_prompt" {
-		return map[string]any{"prompt": fmt.Sprintf("load session %d prompt %d", session, n)}
+		return map[string]any{"prompt": padPrompt(fmt.Sprintf("load session %d prompt %d", session, n), size)}
 	}
 	return map[string]any{}
 }

@@ -27,6 +27,7 @@ func (s *Server) adminRoutes() {
 		return nil
 	})
 	s.admin("POST /__admin/sessions/{id}/state", s.adminForceState)
+	s.admin("GET /__admin/sessions/{id}/client_stats", s.adminClientStats)
 	s.admin("GET /__admin/uploads", func(w http.ResponseWriter, r *http.Request) *apiError {
 		writeJSON(w, http.StatusOK, s.uploads.snapshot())
 		return nil

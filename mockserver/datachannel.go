@@ -1,6 +1,9 @@
 package mockserver
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -45,13 +48,55 @@ func (sp *sessionPlane) handleFrame(cid int, c *peer.Conn, f peer.Frame) {
 		Channel: string(f.Channel), ConnectionID: cid, Codec: codec, Scope: scope, Type: f.Type,
 		RequestID: f.RequestID, SessionID: sp.id, BodyBytes: f.Size, Detail: detail, at: at,
 	}
+	if c.Chunking().Negotiated() {
+		e.Frames = f.Frames
+	}
+	if f.Err == nil && f.Kind == peer.KindClientStats {
+		sp.stats.add(cid, at, *f.Stats)
+		e.ClientStats = f.Stats
+	}
 	if f.Err == nil && f.Kind == peer.KindCommand {
+		e.SHA256, e.DataSHA256 = f.SHA256, DataDigest(f.Data)
 		e.Data, e.DataTruncated = journalData(f.RawData, f.Data)
 		if len(f.Uploads) > 0 {
 			e.Uploads = maps.Clone(f.Uploads)
 		}
 	}
 	sp.p.s.journal.Add(e)
+}
+
+// journalChunking records how a connection's data-channel chunking was
+// negotiated, unless the offer did not ask for it.
+func (sp *sessionPlane) journalChunking(cid int, r peer.ChunkingResult) {
+	var detail string
+	switch r.Outcome {
+	case peer.ChunkingAbsent:
+		return
+	case peer.ChunkingNegotiated:
+		detail = fmt.Sprintf("negotiated: offer max-message-size %d; send limit %d, receive limit %d",
+			r.Offered, r.SendLimit, r.RecvLimit)
+	case peer.ChunkingRefused:
+		detail = "refused by the scenario (transport.dc_chunking false): plain 256 KiB messages"
+	default:
+		detail = "ignored a malformed attribute: " + r.Reason
+	}
+	sp.p.s.journal.Add(Entry{SessionID: sp.id, ConnectionID: cid, Type: "dc_chunking", Detail: detail})
+}
+
+// DataDigest is the hex SHA-256 of a command's data as compact JSON with
+// sorted keys (encoding/json of the decoded object): a client computes the
+// same from the object it sent, so a large command can be proved intact
+// without the journal holding it ("" when data does not encode).
+func DataDigest(data map[string]any) string {
+	if data == nil {
+		data = map[string]any{}
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // dispatch acts on one frame and returns a note for the journal ("" when

@@ -11,7 +11,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/reactor-harness/reactor-harness/wire"
+	wirev1 "github.com/reactor-harness/reactor-harness/wire/v1"
 )
+
+// journalTime is RFC 3339 with milliseconds, the journal's time format.
+const journalTime = "2006-01-02T15:04:05.000Z07:00"
 
 // MaxJournalData bounds Entry.Data: a command's data is journaled whole up
 // to this many bytes of compact JSON, cut beyond.
@@ -68,6 +72,17 @@ type Entry struct {
 	// "uploads", v1 Command.uploads), keyed by parameter name (PROTOCOL.md
 	// §3.2, §3.3). A FileRef the client left inside data shows in Data.
 	Uploads map[string]wire.FileRef `json:"uploads,omitempty"`
+	// Frames is how many data-channel frames a chunked message arrived in
+	// (absent on plain channels); SHA256 is the hex SHA-256 of a command's
+	// whole message as received, so a large command can be checked byte
+	// for byte against what the client sent (PROTOCOL.md §9.2).
+	Frames int    `json:"frames,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	// DataSHA256 is DataDigest of a command's data as the model got it,
+	// comparable whatever codec or SDK carried it.
+	DataSHA256 string `json:"data_sha256,omitempty"`
+	// ClientStats is a decoded client_stats report (PROTOCOL.md §9.3).
+	ClientStats *wirev1.StatsReport `json:"client_stats,omitempty"`
 
 	at time.Time
 }
@@ -168,7 +183,7 @@ func (j *Journal) Add(e Entry) {
 	if e.at.IsZero() {
 		e.at = time.Now()
 	}
-	e.Time = e.at.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	e.Time = e.at.UTC().Format(journalTime)
 	switch {
 	case len(j.ring) < j.capacity:
 		j.ring = append(j.ring, e)

@@ -327,6 +327,7 @@ type sessionPlane struct {
 	cancel context.CancelFunc
 
 	rt      *model.Runtime
+	stats   clientStatsLog           // client_stats reports (client_stats.go)
 	streams map[string]*media.Stream // outbound video tracks by name
 	driver  *media.Stream            // the stream whose frames advance the model
 
@@ -599,7 +600,7 @@ type offerRequest struct {
 func (sp *sessionPlane) offer(req offerRequest) *apiError {
 	caps := sp.model.Capabilities()
 	off := peer.Offer{SDP: req.body.SDPOffer, Tracks: caps.Tracks, Mapping: req.mapping,
-		Label: fmt.Sprintf("%s/%d", sp.id, req.cid)}
+		Label: fmt.Sprintf("%s/%d", sp.id, req.cid), Chunking: sp.p.s.scn().Transport.chunking()}
 	if err := peer.Validate(off); err != nil {
 		return errf(http.StatusBadRequest, "%v", err)
 	}
@@ -685,6 +686,7 @@ func (sp *sessionPlane) negotiate(ctx context.Context, slot *connSlot, gen int, 
 		return
 	}
 	slot.conn, slot.answer, slot.answerPolls = conn, answer, polls
+	sp.journalChunking(slot.cid, conn.Chunking())
 	pending := slot.pending
 	slot.pending = nil
 	pause := len(sp.live) == 0 && !slot.legacy

@@ -35,7 +35,9 @@ type Scenario struct {
 	Media    MediaPolicy   `json:"media"`
 	Models   ModelPolicy   `json:"models"`
 	CORS     CORSPolicy    `json:"cors"`
-	Faults   []Fault       `json:"faults,omitempty"`
+	// Transport is what the WebRTC answerer negotiates (scenario_transport.go).
+	Transport TransportPolicy `json:"transport"`
+	Faults    []Fault         `json:"faults,omitempty"`
 }
 
 // Timings shape the session lifecycle as clients observe it.
@@ -238,6 +240,9 @@ func (sc *Scenario) Validate() error {
 		bad("%v", err)
 	}
 	if err := sc.CORS.validate(); err != nil {
+		bad("%v", err)
+	}
+	if err := sc.Transport.Validate(); err != nil {
 		bad("%v", err)
 	}
 	for i, f := range sc.Faults {

@@ -27,6 +27,7 @@ import (
 // loadFlags are the load command's settings before validation.
 type loadFlags struct {
 	target, apiKey, model, scenario, out, shard, codec string
+	commandSize                                        string
 	cpuProfile, memProfile, interceptors               string
 	metricsListen                                      string
 	sessions, maxSessions                              int
@@ -34,7 +35,7 @@ type loadFlags struct {
 	ramp, duration, warmup, interval                   time.Duration
 	commandInterval, pingInterval                      time.Duration
 	thresholds, commands                               []string
-	allowSessionErrors                                 bool
+	allowSessionErrors, clientStats                    bool
 }
 
 // defaultWarmup is --warmup's default; a run shorter than twice it gets no
@@ -193,6 +194,8 @@ func defineLoadFlags(fs *pflag.FlagSet) *loadFlags {
 	fs.DurationVar(&f.duration, "duration", 15*time.Second, "run length, warm-up included")
 	fs.DurationVar(&f.warmup, "warmup", defaultWarmup, "samples before this are excluded from results (default 0 when --duration is under twice the default)")
 	fs.StringArrayVar(&f.commands, "commands", nil, "`command` sent in rotation: name or name={json} (repeatable; default set_prompt, start, set_prompt)")
+	fs.BoolVar(&f.clientStats, "client-stats", true, "with --codec v1, send a ClientStats report on control every 5 s like reactor-sdk 1.13.0")
+	fs.StringVar(&f.commandSize, "command-size", "", "pad each bare set_prompt's prompt to this `size` (e.g. 300kB, 1MiB; up to 64MiB): over 256KiB it needs data-channel chunking")
 	fs.DurationVar(&f.commandInterval, "command-interval", 3*time.Second, "time between commands of a session (0 = only the first round)")
 	fs.DurationVar(&f.pingInterval, "ping-interval", load.DefaultPingInterval,
 		"data-channel round-trip probe period, the first one as soon as a session is ready (0 = none; the default is the JS SDK's keep-alive period)")
@@ -323,9 +326,14 @@ func loadSession(f *loadFlags, target, key string, api *webrtc.API) (load.Sessio
 			steps = append(steps, s)
 		}
 	}
+	size, err := commandSize(f)
+	if err != nil {
+		return nil, err
+	}
 	return load.ClientSession(load.SessionConfig{
-		Client:   client.Config{BaseURL: target, APIKey: key, Model: f.model, API: api, Codec: codec},
-		Commands: steps, CommandInterval: f.commandInterval, PingInterval: f.pingInterval,
+		Client: client.Config{BaseURL: target, APIKey: key, Model: f.model, API: api, Codec: codec,
+			ClientStats: f.clientStats},
+		Commands: steps, CommandInterval: f.commandInterval, PingInterval: f.pingInterval, CommandSize: size,
 	}), nil
 }
 
@@ -337,6 +345,9 @@ func loadOptions(f *loadFlags, target string, stderr io.Writer) ([]load.Option, 
 		load.WithParam("target", target), load.WithParam("model", f.model), load.WithParam("codec", f.codec),
 		load.WithParam("interceptors", f.interceptors),
 		load.WithAllowSessionErrors(f.allowSessionErrors),
+	}
+	if f.commandSize != "" {
+		opts = append(opts, load.WithParam("command_size", f.commandSize))
 	}
 	if f.rate > 0 {
 		opts = append(opts, load.WithRate(f.rate))
@@ -420,9 +431,24 @@ func isLoopback(target string) bool {
 
 // validateLoadFlags checks, before any mock starts or folder is written,
 // what parsing alone cannot: every error names its flag.
+// commandSize reads --command-size ("" = 0).
+func commandSize(f *loadFlags) (int, error) {
+	if f.commandSize == "" {
+		return 0, nil
+	}
+	n, err := load.ParseCommandSize(f.commandSize)
+	if err != nil {
+		return 0, fmt.Errorf("--command-size: %v", err)
+	}
+	return n, nil
+}
+
 func validateLoadFlags(f *loadFlags) error {
 	if f.codec != "v0" && f.codec != "v1" {
 		return fmt.Errorf("--codec must be v0 or v1, got %q", f.codec)
+	}
+	if _, err := commandSize(f); err != nil {
+		return err
 	}
 	for _, c := range f.commands {
 		if _, err := load.ParseCommandStep(c); err != nil {

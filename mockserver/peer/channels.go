@@ -39,16 +39,21 @@ func (c *Conn) onDataChannel(dc *webrtc.DataChannel) {
 		if err != nil {
 			return // closed before it opened
 		}
-		c.goTracked(func() { c.readChannel(ch, label, rwc) })
+		c.goTracked(func() {
+			c.readChannel(ch, label, rwc)
+			_ = dc.Close() // a no-op unless the peer broke the chunking format
+		})
 	})
 }
 
 // readChannel reads one detached channel until it or the connection
-// closes. A frame larger than the buffer leaves the SCTP message in place
-// (io.ErrShortBuffer); the buffer doubles, up to what the association can
-// deliver, and shrinks back after the frame.
+// closes, or a chunked channel's peer breaks the format. A frame larger
+// than the buffer leaves the SCTP message in place (io.ErrShortBuffer); the
+// buffer doubles, up to what the association can deliver, and shrinks back
+// after the frame.
 func (c *Conn) readChannel(ch Channel, label string, r datachannel.Reader) {
 	limit := maxReadMessage
+	cr := c.newChunkReader()
 	buf := make([]byte, readBufferSize)
 	for range readBound {
 		n, text, err := r.ReadDataChannel(buf)
@@ -62,22 +67,30 @@ func (c *Conn) readChannel(ch Channel, label string, r datachannel.Reader) {
 		if err != nil {
 			return
 		}
-		// Frames are decoded into fresh values, so buf is free to reuse.
-		c.onMessage(ch, label, buf[:n], text)
+		// Frames are decoded (or reassembled) into fresh values, so buf is
+		// free to reuse.
+		if cr == nil {
+			c.handleMessage(ch, label, buf[:n], text, 1)
+		} else if !c.onChunk(ch, label, cr, buf[:n]) {
+			return
+		}
 		if len(buf) > readBufferSize {
 			buf = make([]byte, readBufferSize)
 		}
 	}
 }
 
-// onMessage handles one inbound frame: liveness, codec latch, decoding,
-// counters, the invalid_command reply a broken v1 request gets, then the
-// handler.
-func (c *Conn) onMessage(ch Channel, label string, raw []byte, text bool) {
-	c.lastInbound.Store(time.Now().UnixNano()) // any frame counts as a ping
+// handleMessage handles one inbound message (a plain frame, or a chunked
+// one reassembled from frames): liveness, codec latch, decoding, counters,
+// the invalid_command reply a broken v1 request gets, then the handler.
+func (c *Conn) handleMessage(ch Channel, label string, raw []byte, text bool, frames int) {
+	c.lastInbound.Store(nowNanos()) // any frame counts as a ping
 	codec, first := c.latch(raw, text)
-	f := decodeFrame(ch, codec, raw, text)
-	f.Label = label
+	f := decodeFrame(ch, codec, raw, text, int(c.chunking.RecvLimit))
+	f.Label, f.Frames = label, frames
+	if f.Kind == KindCommand {
+		f.SHA256 = digest(raw)
+	}
 	if first && f.Legacy {
 		// A client that opens with a flat frame is a 2.2.1 client: answer it
 		// in the only frames it surfaces. (A flat frame later on a v0
@@ -140,9 +153,12 @@ func (c *Conn) write(ch Channel, b []byte, text bool) error {
 		return fmt.Errorf("%w: %s", ErrChannelNotOpen, ch)
 	}
 	var err error
-	if text {
+	switch {
+	case c.chunking.Negotiated():
+		err = c.writeChunked(dc.Send, b, text)
+	case text:
 		err = dc.SendText(string(b))
-	} else {
+	default:
 		err = dc.Send(b)
 	}
 	if err != nil {
@@ -302,3 +318,5 @@ func (c *Conn) SendError(ch Channel, requestID, code, message string) error {
 	}
 	return c.sendV1(ChannelData, wirev1.NewDataError(requestID, code, message))
 }
+
+func nowNanos() int64 { return time.Now().UnixNano() }

@@ -103,6 +103,7 @@ type Conn struct {
 	final      bool
 	lostReason string
 
+	chunking   ChunkingResult // fixed before any channel opens
 	minted     atomic.Uint64
 	schema     schemaCache // the encoded schema reply (SendSchema)
 	inTracks   atomic.Int32
@@ -140,7 +141,8 @@ func (a *API) Answer(ctx context.Context, o Offer) (*Conn, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("peer: new peer connection: %w", err)
 	}
-	c := &Conn{api: a, label: o.Label, h: o.Handler, channels: map[Channel]*webrtc.DataChannel{}}
+	c := &Conn{api: a, label: o.Label, h: o.Handler, channels: map[Channel]*webrtc.DataChannel{},
+		chunking: negotiateChunking(o.SDP, o.Chunking)}
 	c.pc.Store(pc)
 	c.legacy.Store(o.Legacy)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -204,7 +206,9 @@ func (c *Conn) negotiate(ctx context.Context, o Offer, mapping []wire.TrackMappi
 	if ld == nil {
 		return "", errors.New("peer: no local description after SetLocalDescription")
 	}
-	return ld.SDP, nil
+	// pion keeps no unknown session attribute: the answer's chunking
+	// declaration goes into the text the client receives.
+	return c.declareChunking(ld.SDP), nil
 }
 
 // bindTracks attaches each outbound track to the transceiver whose mid the

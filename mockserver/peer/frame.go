@@ -53,10 +53,12 @@ const (
 	KindPauseTrack
 	KindResumeTrack
 	KindUnpublishTrack
+	// KindClientStats is a v1 ClientStats report (PROTOCOL.md §9.3).
+	KindClientStats
 )
 
 var kindNames = [...]string{"other", "command", "ping", "request_schema", "file_uploaded", "request_clip",
-	"request_recording", "publish_track", "pause_track", "resume_track", "unpublish_track"}
+	"request_recording", "publish_track", "pause_track", "resume_track", "unpublish_track", "client_stats"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -78,6 +80,12 @@ type Frame struct {
 	Legacy bool
 	Text   bool // sent as a text (string) message
 	Size   int  // bytes
+	// Frames is how many SCTP messages the message arrived in: 1 on a
+	// plain channel, the dcchunk frame count on a chunked one.
+	Frames int
+	// SHA256 is the hex SHA-256 of a command's whole message as received
+	// (reassembled), so a large command can be checked byte for byte.
+	SHA256 string
 
 	Kind Kind
 	// Scope is the v0 envelope scope ("application" or "runtime"), or ""
@@ -106,6 +114,8 @@ type Frame struct {
 	File wire.FileRef
 	// Seconds is request_clip's duration.
 	Seconds float64
+	// Stats is a client_stats report, checked (wirev1.ReadStats).
+	Stats *wirev1.StatsReport
 
 	Err error
 }
@@ -115,9 +125,11 @@ var ErrUndecodable = errors.New("undecodable frame")
 
 // decodeFrame decodes raw under the connection's codec. It never panics on
 // any input; failures come back as Frame.Err.
-func decodeFrame(ch Channel, codec wirev0.Codec, raw []byte, text bool) Frame {
+// limit is the largest message the connection accepts: 256 KiB on a plain
+// channel, the negotiated receive limit on a chunked one.
+func decodeFrame(ch Channel, codec wirev0.Codec, raw []byte, text bool, limit int) Frame {
 	f := Frame{Channel: ch, Codec: codec, Text: text, Size: len(raw)}
-	if err := wirev0.CheckSize(raw); err != nil {
+	if err := checkSize(raw, limit); err != nil {
 		if codec == wirev0.V1 {
 			f.RequestID, f.Request = peekV1Request(raw)
 		}
@@ -138,6 +150,16 @@ func decodeFrame(ch Channel, codec wirev0.Codec, raw []byte, text bool) Frame {
 		f.RequestID, f.Request = peekV1Request(raw)
 	}
 	return f
+}
+
+func checkSize(raw []byte, limit int) error {
+	if limit <= wirev0.MaxMessageBytes {
+		return wirev0.CheckSize(raw)
+	}
+	if len(raw) > limit {
+		return fmt.Errorf("%w: %d bytes, limit %d", wirev0.ErrTooLarge, len(raw), limit)
+	}
+	return nil
 }
 
 func undecodable(format string, a ...any) error {
@@ -339,6 +361,13 @@ func decodeV1Control(f *Frame, raw []byte) {
 		f.Kind, f.Track = KindResumeTrack, p.ResumeTrack.GetName()
 	case *wirev1.ControlClientMessage_UnpublishTrack:
 		f.Kind, f.Track = KindUnpublishTrack, p.UnpublishTrack.GetName()
+	case *wirev1.ControlClientMessage_ClientStats:
+		r, err := wirev1.ReadStats(p.ClientStats)
+		if err != nil {
+			f.Err = fmt.Errorf("%w: %v", ErrUndecodable, err)
+			return
+		}
+		f.Kind, f.Stats = KindClientStats, &r
 	case nil:
 		f.Err = undecodable("ControlClientMessage without a payload")
 		return

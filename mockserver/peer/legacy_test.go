@@ -32,7 +32,7 @@ func TestDecodeLegacyFrames(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := decodeFrame(ChannelData, wirev0.V0, []byte(tc.raw), true)
+			f := decodeFrame(ChannelData, wirev0.V0, []byte(tc.raw), true, wirev0.MaxMessageBytes)
 			if tc.cmd == "" {
 				if f.Err == nil || !errors.Is(f.Err, ErrUndecodable) {
 					t.Fatalf("accepted: %+v", f)
@@ -54,11 +54,11 @@ func TestDecodeLegacyFrames(t *testing.T) {
 		})
 	}
 	// The drop of a flat frame with a bad payload still names the command.
-	if f := decodeFrame(ChannelData, wirev0.V0, []byte(`{"type":"set_prompt","data":"hi"}`), true); !f.Legacy || f.Type != "set_prompt" {
+	if f := decodeFrame(ChannelData, wirev0.V0, []byte(`{"type":"set_prompt","data":"hi"}`), true, wirev0.MaxMessageBytes); !f.Legacy || f.Type != "set_prompt" {
 		t.Fatalf("dropped flat frame %+v", f)
 	}
 	// Control frames are never legacy.
-	if f := decodeFrame(ChannelControl, wirev0.V0, []byte(`{"type":"set_prompt","data":{}}`), true); f.Legacy || f.Kind == KindCommand {
+	if f := decodeFrame(ChannelControl, wirev0.V0, []byte(`{"type":"set_prompt","data":{}}`), true, wirev0.MaxMessageBytes); f.Legacy || f.Kind == KindCommand {
 		t.Fatalf("control frame %+v", f)
 	}
 }

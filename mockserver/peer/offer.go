@@ -48,6 +48,9 @@ type Offer struct {
 	// only ones it surfaces (PROTOCOL.md §3.1). A connection whose first
 	// inbound frame is a flat one becomes legacy too.
 	Legacy bool
+	// Chunking decides what the answer does with the offer's
+	// a=x-reactor-dc-chunking (PROTOCOL.md §9.2).
+	Chunking ChunkingPolicy
 	// Handler receives the connection's frames and state changes.
 	Handler Handler
 }

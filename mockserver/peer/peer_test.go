@@ -580,7 +580,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, text bool) {
 		for _, ch := range []Channel{ChannelControl, ChannelData} {
 			codec := wirev0.Sniff(b, text)
-			fr := decodeFrame(ch, codec, b, text)
+			fr := decodeFrame(ch, codec, b, text, wirev0.MaxMessageBytes)
 			if fr.Err == nil && fr.Kind == KindCommand && fr.Command == "" {
 				t.Fatalf("command without a name: %+v", fr)
 			}

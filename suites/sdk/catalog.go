@@ -57,6 +57,8 @@ var Areas = []Area{
 	{"token", "Token lifetime and refresh (PROTOCOL.md §1.1, PLATFORM.md §1)"},
 	{"waiting", "Commands outside ready: the waiting state (PLATFORM.md §3)"},
 	{"lifecycle", "Session lifecycle, signalling and uploads (PROTOCOL.md §1, §6, §7)"},
+	{"chunking", "Data-channel chunking: commands over 256 KiB (PROTOCOL.md §9.2)"},
+	{"stats", "Client stats on the control channel (PROTOCOL.md §9.3)"},
 }
 
 // LabelWebRTC is added to cases that need the WebRTC plane.

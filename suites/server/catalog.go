@@ -61,6 +61,8 @@ var Areas = []Area{
 	{"signal", "WebRTC signalling §1.3", "signalling", "signalling.go"},
 	{"media", "media §5", "media", "media.go"},
 	{"data", "data channels §3", "data-channel", "datachannel.go"},
+	{"chunk", "data-channel chunking §9.2", "data-channel", "chunking.go"},
+	{"stats", "client stats §9.3", "data-channel", "stats.go"},
 	{"local", "local runtime API §1.4", "local-runtime", "local.go"},
 	{"cors", "browser cross-origin access (CORS) §1.0", "cors", "cors.go"},
 }

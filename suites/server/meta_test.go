@@ -426,3 +426,16 @@ func TestMetaCORSRefusedOrigin(t *testing.T) {
 	mustFail(t, tgt, "cors/1", "preflight for POST /tokens", "403")
 	mustFail(t, tgt, "cors/4", "Access-Control-Allow-Origin")
 }
+
+func TestMetaChunking(t *testing.T) {
+	t.Parallel()
+	off := false
+	tgt := breaking(t, func(sc *mockserver.Scenario) { sc.Transport.DCChunking = &off })
+	t.Run("chunk/1 attribute not answered", func(t *testing.T) {
+		mustFail(t, tgt, "chunk/1", "does not declare a=x-reactor-dc-chunking", "MessageTooLargeError")
+	})
+	t.Run("chunk/3 large command without chunking", func(t *testing.T) {
+		mustFail(t, tgt, "chunk/3", "did not declare a=x-reactor-dc-chunking")
+	})
+	t.Run("chunk/2 control", func(t *testing.T) { mustPass(t, tgt, "chunk/2") })
+}

@@ -79,7 +79,7 @@ func (l *frameLog) appMessages() []client.Message {
 
 // connect builds a client for the target and connects it (bounded). The
 // client is disconnected (session deleted) and closed on cleanup.
-func (r *Run) connect(ctx context.Context, codec client.Codec, autoResume bool, log *frameLog) (*client.Client, error) {
+func (r *Run) connect(ctx context.Context, codec client.Codec, autoResume bool, log *frameLog, mutate ...func(*client.Config)) (*client.Client, error) {
 	api, err := sharedRTCAPI()
 	if err != nil {
 		return nil, fmt.Errorf("setup: pion API: %w", err)
@@ -92,6 +92,9 @@ func (r *Run) connect(ctx context.Context, codec client.Codec, autoResume bool, 
 	}
 	if log != nil {
 		cfg.OnFrame, cfg.OnMessage = log.onFrame, log.onMessage
+	}
+	for _, m := range mutate {
+		m(&cfg)
 	}
 	c, err := client.New(cfg)
 	if err != nil {

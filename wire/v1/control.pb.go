@@ -40,6 +40,7 @@ type ControlClientMessage struct {
 	//	*ControlClientMessage_PauseTrack
 	//	*ControlClientMessage_ResumeTrack
 	//	*ControlClientMessage_UnpublishTrack
+	//	*ControlClientMessage_ClientStats
 	//	*ControlClientMessage_Error
 	Payload       isControlClientMessage_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
@@ -178,6 +179,15 @@ func (x *ControlClientMessage) GetUnpublishTrack() *UnpublishTrack {
 	return nil
 }
 
+func (x *ControlClientMessage) GetClientStats() *ClientStats {
+	if x != nil {
+		if x, ok := x.Payload.(*ControlClientMessage_ClientStats); ok {
+			return x.ClientStats
+		}
+	}
+	return nil
+}
+
 func (x *ControlClientMessage) GetError() *Error {
 	if x != nil {
 		if x, ok := x.Payload.(*ControlClientMessage_Error); ok {
@@ -227,6 +237,10 @@ type ControlClientMessage_UnpublishTrack struct {
 	UnpublishTrack *UnpublishTrack `protobuf:"bytes,18,opt,name=unpublish_track,json=unpublishTrack,proto3,oneof"`
 }
 
+type ControlClientMessage_ClientStats struct {
+	ClientStats *ClientStats `protobuf:"bytes,19,opt,name=client_stats,json=clientStats,proto3,oneof"`
+}
+
 type ControlClientMessage_Error struct {
 	Error *Error `protobuf:"bytes,40,opt,name=error,proto3,oneof"`
 }
@@ -248,6 +262,8 @@ func (*ControlClientMessage_PauseTrack) isControlClientMessage_Payload() {}
 func (*ControlClientMessage_ResumeTrack) isControlClientMessage_Payload() {}
 
 func (*ControlClientMessage_UnpublishTrack) isControlClientMessage_Payload() {}
+
+func (*ControlClientMessage_ClientStats) isControlClientMessage_Payload() {}
 
 func (*ControlClientMessage_Error) isControlClientMessage_Payload() {}
 
@@ -435,7 +451,7 @@ var File_reactor_wire_v1_control_proto protoreflect.FileDescriptor
 
 const file_reactor_wire_v1_control_proto_rawDesc = "" +
 	"\n" +
-	"\x1dreactor_wire/v1/control.proto\x12\x0freactor_wire.v1\x1a\x1creactor_wire/v1/common.proto\x1a\x1ereactor_wire/v1/platform.proto\x1a\x1breactor_wire/v1/track.proto\"\x88\x06\n" +
+	"\x1dreactor_wire/v1/control.proto\x12\x0freactor_wire.v1\x1a\x1creactor_wire/v1/common.proto\x1a\x1ereactor_wire/v1/platform.proto\x1a\x1breactor_wire/v1/track.proto\"\xcb\x06\n" +
 	"\x14ControlClientMessage\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x120\n" +
@@ -450,7 +466,8 @@ const file_reactor_wire_v1_control_proto_rawDesc = "" +
 	"\vpause_track\x18\x10 \x01(\v2\x1b.reactor_wire.v1.PauseTrackH\x00R\n" +
 	"pauseTrack\x12A\n" +
 	"\fresume_track\x18\x11 \x01(\v2\x1c.reactor_wire.v1.ResumeTrackH\x00R\vresumeTrack\x12J\n" +
-	"\x0funpublish_track\x18\x12 \x01(\v2\x1f.reactor_wire.v1.UnpublishTrackH\x00R\x0eunpublishTrack\x12.\n" +
+	"\x0funpublish_track\x18\x12 \x01(\v2\x1f.reactor_wire.v1.UnpublishTrackH\x00R\x0eunpublishTrack\x12A\n" +
+	"\fclient_stats\x18\x13 \x01(\v2\x1c.reactor_wire.v1.ClientStatsH\x00R\vclientStats\x12.\n" +
 	"\x05error\x18( \x01(\v2\x16.reactor_wire.v1.ErrorH\x00R\x05errorB\t\n" +
 	"\apayload\"\xb5\x04\n" +
 	"\x14ControlServerMessage\x12\x1d\n" +
@@ -497,13 +514,14 @@ var file_reactor_wire_v1_control_proto_goTypes = []any{
 	(*PauseTrack)(nil),           // 9: reactor_wire.v1.PauseTrack
 	(*ResumeTrack)(nil),          // 10: reactor_wire.v1.ResumeTrack
 	(*UnpublishTrack)(nil),       // 11: reactor_wire.v1.UnpublishTrack
-	(*Error)(nil),                // 12: reactor_wire.v1.Error
-	(*ModelSchema)(nil),          // 13: reactor_wire.v1.ModelSchema
-	(*ClipReady)(nil),            // 14: reactor_wire.v1.ClipReady
-	(*ClipFailed)(nil),           // 15: reactor_wire.v1.ClipFailed
-	(*Moderation)(nil),           // 16: reactor_wire.v1.Moderation
-	(*PublishTrackResponse)(nil), // 17: reactor_wire.v1.PublishTrackResponse
-	(*SessionEnded)(nil),         // 18: reactor_wire.v1.SessionEnded
+	(*ClientStats)(nil),          // 12: reactor_wire.v1.ClientStats
+	(*Error)(nil),                // 13: reactor_wire.v1.Error
+	(*ModelSchema)(nil),          // 14: reactor_wire.v1.ModelSchema
+	(*ClipReady)(nil),            // 15: reactor_wire.v1.ClipReady
+	(*ClipFailed)(nil),           // 16: reactor_wire.v1.ClipFailed
+	(*Moderation)(nil),           // 17: reactor_wire.v1.Moderation
+	(*PublishTrackResponse)(nil), // 18: reactor_wire.v1.PublishTrackResponse
+	(*SessionEnded)(nil),         // 19: reactor_wire.v1.SessionEnded
 }
 var file_reactor_wire_v1_control_proto_depIdxs = []int32{
 	2,  // 0: reactor_wire.v1.ControlClientMessage.kind:type_name -> reactor_wire.v1.MessageKind
@@ -516,20 +534,21 @@ var file_reactor_wire_v1_control_proto_depIdxs = []int32{
 	9,  // 7: reactor_wire.v1.ControlClientMessage.pause_track:type_name -> reactor_wire.v1.PauseTrack
 	10, // 8: reactor_wire.v1.ControlClientMessage.resume_track:type_name -> reactor_wire.v1.ResumeTrack
 	11, // 9: reactor_wire.v1.ControlClientMessage.unpublish_track:type_name -> reactor_wire.v1.UnpublishTrack
-	12, // 10: reactor_wire.v1.ControlClientMessage.error:type_name -> reactor_wire.v1.Error
-	2,  // 11: reactor_wire.v1.ControlServerMessage.kind:type_name -> reactor_wire.v1.MessageKind
-	13, // 12: reactor_wire.v1.ControlServerMessage.model_schema:type_name -> reactor_wire.v1.ModelSchema
-	14, // 13: reactor_wire.v1.ControlServerMessage.clip_ready:type_name -> reactor_wire.v1.ClipReady
-	15, // 14: reactor_wire.v1.ControlServerMessage.clip_failed:type_name -> reactor_wire.v1.ClipFailed
-	16, // 15: reactor_wire.v1.ControlServerMessage.moderation:type_name -> reactor_wire.v1.Moderation
-	17, // 16: reactor_wire.v1.ControlServerMessage.publish_track:type_name -> reactor_wire.v1.PublishTrackResponse
-	18, // 17: reactor_wire.v1.ControlServerMessage.session_ended:type_name -> reactor_wire.v1.SessionEnded
-	12, // 18: reactor_wire.v1.ControlServerMessage.error:type_name -> reactor_wire.v1.Error
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	12, // 10: reactor_wire.v1.ControlClientMessage.client_stats:type_name -> reactor_wire.v1.ClientStats
+	13, // 11: reactor_wire.v1.ControlClientMessage.error:type_name -> reactor_wire.v1.Error
+	2,  // 12: reactor_wire.v1.ControlServerMessage.kind:type_name -> reactor_wire.v1.MessageKind
+	14, // 13: reactor_wire.v1.ControlServerMessage.model_schema:type_name -> reactor_wire.v1.ModelSchema
+	15, // 14: reactor_wire.v1.ControlServerMessage.clip_ready:type_name -> reactor_wire.v1.ClipReady
+	16, // 15: reactor_wire.v1.ControlServerMessage.clip_failed:type_name -> reactor_wire.v1.ClipFailed
+	17, // 16: reactor_wire.v1.ControlServerMessage.moderation:type_name -> reactor_wire.v1.Moderation
+	18, // 17: reactor_wire.v1.ControlServerMessage.publish_track:type_name -> reactor_wire.v1.PublishTrackResponse
+	19, // 18: reactor_wire.v1.ControlServerMessage.session_ended:type_name -> reactor_wire.v1.SessionEnded
+	13, // 19: reactor_wire.v1.ControlServerMessage.error:type_name -> reactor_wire.v1.Error
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_reactor_wire_v1_control_proto_init() }
@@ -550,6 +569,7 @@ func file_reactor_wire_v1_control_proto_init() {
 		(*ControlClientMessage_PauseTrack)(nil),
 		(*ControlClientMessage_ResumeTrack)(nil),
 		(*ControlClientMessage_UnpublishTrack)(nil),
+		(*ControlClientMessage_ClientStats)(nil),
 		(*ControlClientMessage_Error)(nil),
 	}
 	file_reactor_wire_v1_control_proto_msgTypes[1].OneofWrappers = []any{

@@ -25,6 +25,214 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Video codec a client negotiated for a track (extended as the platform
+// adopts codecs).
+type VideoCodec int32
+
+const (
+	VideoCodec_VIDEO_CODEC_UNSPECIFIED VideoCodec = 0
+	VideoCodec_VIDEO_CODEC_VP8         VideoCodec = 1
+	VideoCodec_VIDEO_CODEC_VP9         VideoCodec = 2
+	VideoCodec_VIDEO_CODEC_AV1         VideoCodec = 3
+	VideoCodec_VIDEO_CODEC_H264        VideoCodec = 4
+	VideoCodec_VIDEO_CODEC_H265        VideoCodec = 5
+)
+
+// Enum value maps for VideoCodec.
+var (
+	VideoCodec_name = map[int32]string{
+		0: "VIDEO_CODEC_UNSPECIFIED",
+		1: "VIDEO_CODEC_VP8",
+		2: "VIDEO_CODEC_VP9",
+		3: "VIDEO_CODEC_AV1",
+		4: "VIDEO_CODEC_H264",
+		5: "VIDEO_CODEC_H265",
+	}
+	VideoCodec_value = map[string]int32{
+		"VIDEO_CODEC_UNSPECIFIED": 0,
+		"VIDEO_CODEC_VP8":         1,
+		"VIDEO_CODEC_VP9":         2,
+		"VIDEO_CODEC_AV1":         3,
+		"VIDEO_CODEC_H264":        4,
+		"VIDEO_CODEC_H265":        5,
+	}
+)
+
+func (x VideoCodec) Enum() *VideoCodec {
+	p := new(VideoCodec)
+	*p = x
+	return p
+}
+
+func (x VideoCodec) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (VideoCodec) Descriptor() protoreflect.EnumDescriptor {
+	return file_reactor_wire_v1_platform_proto_enumTypes[0].Descriptor()
+}
+
+func (VideoCodec) Type() protoreflect.EnumType {
+	return &file_reactor_wire_v1_platform_proto_enumTypes[0]
+}
+
+func (x VideoCodec) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use VideoCodec.Descriptor instead.
+func (VideoCodec) EnumDescriptor() ([]byte, []int) {
+	return file_reactor_wire_v1_platform_proto_rawDescGZIP(), []int{0}
+}
+
+// Audio codec a client negotiated for a track.
+type AudioCodec int32
+
+const (
+	AudioCodec_AUDIO_CODEC_UNSPECIFIED AudioCodec = 0
+	AudioCodec_AUDIO_CODEC_OPUS        AudioCodec = 1
+)
+
+// Enum value maps for AudioCodec.
+var (
+	AudioCodec_name = map[int32]string{
+		0: "AUDIO_CODEC_UNSPECIFIED",
+		1: "AUDIO_CODEC_OPUS",
+	}
+	AudioCodec_value = map[string]int32{
+		"AUDIO_CODEC_UNSPECIFIED": 0,
+		"AUDIO_CODEC_OPUS":        1,
+	}
+)
+
+func (x AudioCodec) Enum() *AudioCodec {
+	p := new(AudioCodec)
+	*p = x
+	return p
+}
+
+func (x AudioCodec) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AudioCodec) Descriptor() protoreflect.EnumDescriptor {
+	return file_reactor_wire_v1_platform_proto_enumTypes[1].Descriptor()
+}
+
+func (AudioCodec) Type() protoreflect.EnumType {
+	return &file_reactor_wire_v1_platform_proto_enumTypes[1]
+}
+
+func (x AudioCodec) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AudioCodec.Descriptor instead.
+func (AudioCodec) EnumDescriptor() ([]byte, []int) {
+	return file_reactor_wire_v1_platform_proto_rawDescGZIP(), []int{1}
+}
+
+// Media kind of a track.
+type TrackKind int32
+
+const (
+	TrackKind_TRACK_KIND_UNSPECIFIED TrackKind = 0
+	TrackKind_TRACK_KIND_VIDEO       TrackKind = 1
+	TrackKind_TRACK_KIND_AUDIO       TrackKind = 2
+)
+
+// Enum value maps for TrackKind.
+var (
+	TrackKind_name = map[int32]string{
+		0: "TRACK_KIND_UNSPECIFIED",
+		1: "TRACK_KIND_VIDEO",
+		2: "TRACK_KIND_AUDIO",
+	}
+	TrackKind_value = map[string]int32{
+		"TRACK_KIND_UNSPECIFIED": 0,
+		"TRACK_KIND_VIDEO":       1,
+		"TRACK_KIND_AUDIO":       2,
+	}
+)
+
+func (x TrackKind) Enum() *TrackKind {
+	p := new(TrackKind)
+	*p = x
+	return p
+}
+
+func (x TrackKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TrackKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_reactor_wire_v1_platform_proto_enumTypes[2].Descriptor()
+}
+
+func (TrackKind) Type() protoreflect.EnumType {
+	return &file_reactor_wire_v1_platform_proto_enumTypes[2]
+}
+
+func (x TrackKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TrackKind.Descriptor instead.
+func (TrackKind) EnumDescriptor() ([]byte, []int) {
+	return file_reactor_wire_v1_platform_proto_rawDescGZIP(), []int{2}
+}
+
+// Direction of a track as the client sees it (the opposite of the model's
+// in/out view).
+type TrackDirection int32
+
+const (
+	TrackDirection_TRACK_DIRECTION_UNSPECIFIED TrackDirection = 0
+	TrackDirection_TRACK_DIRECTION_RECVONLY    TrackDirection = 1
+	TrackDirection_TRACK_DIRECTION_SENDONLY    TrackDirection = 2
+)
+
+// Enum value maps for TrackDirection.
+var (
+	TrackDirection_name = map[int32]string{
+		0: "TRACK_DIRECTION_UNSPECIFIED",
+		1: "TRACK_DIRECTION_RECVONLY",
+		2: "TRACK_DIRECTION_SENDONLY",
+	}
+	TrackDirection_value = map[string]int32{
+		"TRACK_DIRECTION_UNSPECIFIED": 0,
+		"TRACK_DIRECTION_RECVONLY":    1,
+		"TRACK_DIRECTION_SENDONLY":    2,
+	}
+)
+
+func (x TrackDirection) Enum() *TrackDirection {
+	p := new(TrackDirection)
+	*p = x
+	return p
+}
+
+func (x TrackDirection) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TrackDirection) Descriptor() protoreflect.EnumDescriptor {
+	return file_reactor_wire_v1_platform_proto_enumTypes[3].Descriptor()
+}
+
+func (TrackDirection) Type() protoreflect.EnumType {
+	return &file_reactor_wire_v1_platform_proto_enumTypes[3]
+}
+
+func (x TrackDirection) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TrackDirection.Descriptor instead.
+func (TrackDirection) EnumDescriptor() ([]byte, []int) {
+	return file_reactor_wire_v1_platform_proto_rawDescGZIP(), []int{3}
+}
+
 // Client heartbeat.
 type Ping struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -556,6 +764,247 @@ func (x *SessionEnded) GetReason() string {
 	return ""
 }
 
+// One client reading of one track (PROTOCOL.md §9.3). The structural facts
+// are typed; measurements go in metrics by name (bitrate_bps, jitter_ms,
+// frame_width, nack_count, ...). A codec arm that disagrees with kind is to
+// be read as absent.
+type ClientTrackStat struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Timestamp int64                  `protobuf:"varint,1,opt,name=timestamp,proto3" json:"timestamp,omitempty"` // epoch milliseconds, client clock
+	TrackName string                 `protobuf:"bytes,2,opt,name=track_name,json=trackName,proto3" json:"track_name,omitempty"`
+	Kind      TrackKind              `protobuf:"varint,3,opt,name=kind,proto3,enum=reactor_wire.v1.TrackKind" json:"kind,omitempty"`
+	Direction TrackDirection         `protobuf:"varint,4,opt,name=direction,proto3,enum=reactor_wire.v1.TrackDirection" json:"direction,omitempty"`
+	// Types that are valid to be assigned to Codec:
+	//
+	//	*ClientTrackStat_VideoCodec
+	//	*ClientTrackStat_AudioCodec
+	Codec         isClientTrackStat_Codec `protobuf_oneof:"codec"`
+	Paused        bool                    `protobuf:"varint,7,opt,name=paused,proto3" json:"paused,omitempty"`
+	Metrics       map[string]float64      `protobuf:"bytes,8,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientTrackStat) Reset() {
+	*x = ClientTrackStat{}
+	mi := &file_reactor_wire_v1_platform_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientTrackStat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientTrackStat) ProtoMessage() {}
+
+func (x *ClientTrackStat) ProtoReflect() protoreflect.Message {
+	mi := &file_reactor_wire_v1_platform_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientTrackStat.ProtoReflect.Descriptor instead.
+func (*ClientTrackStat) Descriptor() ([]byte, []int) {
+	return file_reactor_wire_v1_platform_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ClientTrackStat) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+func (x *ClientTrackStat) GetTrackName() string {
+	if x != nil {
+		return x.TrackName
+	}
+	return ""
+}
+
+func (x *ClientTrackStat) GetKind() TrackKind {
+	if x != nil {
+		return x.Kind
+	}
+	return TrackKind_TRACK_KIND_UNSPECIFIED
+}
+
+func (x *ClientTrackStat) GetDirection() TrackDirection {
+	if x != nil {
+		return x.Direction
+	}
+	return TrackDirection_TRACK_DIRECTION_UNSPECIFIED
+}
+
+func (x *ClientTrackStat) GetCodec() isClientTrackStat_Codec {
+	if x != nil {
+		return x.Codec
+	}
+	return nil
+}
+
+func (x *ClientTrackStat) GetVideoCodec() VideoCodec {
+	if x != nil {
+		if x, ok := x.Codec.(*ClientTrackStat_VideoCodec); ok {
+			return x.VideoCodec
+		}
+	}
+	return VideoCodec_VIDEO_CODEC_UNSPECIFIED
+}
+
+func (x *ClientTrackStat) GetAudioCodec() AudioCodec {
+	if x != nil {
+		if x, ok := x.Codec.(*ClientTrackStat_AudioCodec); ok {
+			return x.AudioCodec
+		}
+	}
+	return AudioCodec_AUDIO_CODEC_UNSPECIFIED
+}
+
+func (x *ClientTrackStat) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *ClientTrackStat) GetMetrics() map[string]float64 {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+type isClientTrackStat_Codec interface {
+	isClientTrackStat_Codec()
+}
+
+type ClientTrackStat_VideoCodec struct {
+	VideoCodec VideoCodec `protobuf:"varint,5,opt,name=video_codec,json=videoCodec,proto3,enum=reactor_wire.v1.VideoCodec,oneof"`
+}
+
+type ClientTrackStat_AudioCodec struct {
+	AudioCodec AudioCodec `protobuf:"varint,6,opt,name=audio_codec,json=audioCodec,proto3,enum=reactor_wire.v1.AudioCodec,oneof"`
+}
+
+func (*ClientTrackStat_VideoCodec) isClientTrackStat_Codec() {}
+
+func (*ClientTrackStat_AudioCodec) isClientTrackStat_Codec() {}
+
+// Connection-wide readings (available_outgoing_bitrate_bps, and
+// time_to_connect_ms on the first report only).
+type ClientConnectionStat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Timestamp     int64                  `protobuf:"varint,1,opt,name=timestamp,proto3" json:"timestamp,omitempty"` // epoch milliseconds, client clock
+	Metrics       map[string]float64     `protobuf:"bytes,2,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientConnectionStat) Reset() {
+	*x = ClientConnectionStat{}
+	mi := &file_reactor_wire_v1_platform_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientConnectionStat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientConnectionStat) ProtoMessage() {}
+
+func (x *ClientConnectionStat) ProtoReflect() protoreflect.Message {
+	mi := &file_reactor_wire_v1_platform_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientConnectionStat.ProtoReflect.Descriptor instead.
+func (*ClientConnectionStat) Descriptor() ([]byte, []int) {
+	return file_reactor_wire_v1_platform_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ClientConnectionStat) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+func (x *ClientConnectionStat) GetMetrics() map[string]float64 {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// The periodic client stats report, a NOTIFICATION on "control".
+type ClientStats struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	TrackStats     []*ClientTrackStat     `protobuf:"bytes,1,rep,name=track_stats,json=trackStats,proto3" json:"track_stats,omitempty"`
+	ConnectionStat *ClientConnectionStat  `protobuf:"bytes,2,opt,name=connection_stat,json=connectionStat,proto3" json:"connection_stat,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ClientStats) Reset() {
+	*x = ClientStats{}
+	mi := &file_reactor_wire_v1_platform_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientStats) ProtoMessage() {}
+
+func (x *ClientStats) ProtoReflect() protoreflect.Message {
+	mi := &file_reactor_wire_v1_platform_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientStats.ProtoReflect.Descriptor instead.
+func (*ClientStats) Descriptor() ([]byte, []int) {
+	return file_reactor_wire_v1_platform_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ClientStats) GetTrackStats() []*ClientTrackStat {
+	if x != nil {
+		return x.TrackStats
+	}
+	return nil
+}
+
+func (x *ClientStats) GetConnectionStat() *ClientConnectionStat {
+	if x != nil {
+		return x.ConnectionStat
+	}
+	return nil
+}
+
 var File_reactor_wire_v1_platform_proto protoreflect.FileDescriptor
 
 const file_reactor_wire_v1_platform_proto_rawDesc = "" +
@@ -598,7 +1047,53 @@ const file_reactor_wire_v1_platform_proto_rawDesc = "" +
 	"categories\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\"&\n" +
 	"\fSessionEnded\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reasonB;Z9github.com/reactor-harness/reactor-harness/wire/v1;wirev1b\x06proto3"
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xe3\x03\n" +
+	"\x0fClientTrackStat\x12\x1c\n" +
+	"\ttimestamp\x18\x01 \x01(\x03R\ttimestamp\x12\x1d\n" +
+	"\n" +
+	"track_name\x18\x02 \x01(\tR\ttrackName\x12.\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1a.reactor_wire.v1.TrackKindR\x04kind\x12=\n" +
+	"\tdirection\x18\x04 \x01(\x0e2\x1f.reactor_wire.v1.TrackDirectionR\tdirection\x12>\n" +
+	"\vvideo_codec\x18\x05 \x01(\x0e2\x1b.reactor_wire.v1.VideoCodecH\x00R\n" +
+	"videoCodec\x12>\n" +
+	"\vaudio_codec\x18\x06 \x01(\x0e2\x1b.reactor_wire.v1.AudioCodecH\x00R\n" +
+	"audioCodec\x12\x16\n" +
+	"\x06paused\x18\a \x01(\bR\x06paused\x12G\n" +
+	"\ametrics\x18\b \x03(\v2-.reactor_wire.v1.ClientTrackStat.MetricsEntryR\ametrics\x1a:\n" +
+	"\fMetricsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01B\a\n" +
+	"\x05codec\"\xbe\x01\n" +
+	"\x14ClientConnectionStat\x12\x1c\n" +
+	"\ttimestamp\x18\x01 \x01(\x03R\ttimestamp\x12L\n" +
+	"\ametrics\x18\x02 \x03(\v22.reactor_wire.v1.ClientConnectionStat.MetricsEntryR\ametrics\x1a:\n" +
+	"\fMetricsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa0\x01\n" +
+	"\vClientStats\x12A\n" +
+	"\vtrack_stats\x18\x01 \x03(\v2 .reactor_wire.v1.ClientTrackStatR\n" +
+	"trackStats\x12N\n" +
+	"\x0fconnection_stat\x18\x02 \x01(\v2%.reactor_wire.v1.ClientConnectionStatR\x0econnectionStat*\x94\x01\n" +
+	"\n" +
+	"VideoCodec\x12\x1b\n" +
+	"\x17VIDEO_CODEC_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fVIDEO_CODEC_VP8\x10\x01\x12\x13\n" +
+	"\x0fVIDEO_CODEC_VP9\x10\x02\x12\x13\n" +
+	"\x0fVIDEO_CODEC_AV1\x10\x03\x12\x14\n" +
+	"\x10VIDEO_CODEC_H264\x10\x04\x12\x14\n" +
+	"\x10VIDEO_CODEC_H265\x10\x05*?\n" +
+	"\n" +
+	"AudioCodec\x12\x1b\n" +
+	"\x17AUDIO_CODEC_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10AUDIO_CODEC_OPUS\x10\x01*S\n" +
+	"\tTrackKind\x12\x1a\n" +
+	"\x16TRACK_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10TRACK_KIND_VIDEO\x10\x01\x12\x14\n" +
+	"\x10TRACK_KIND_AUDIO\x10\x02*m\n" +
+	"\x0eTrackDirection\x12\x1f\n" +
+	"\x1bTRACK_DIRECTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TRACK_DIRECTION_RECVONLY\x10\x01\x12\x1c\n" +
+	"\x18TRACK_DIRECTION_SENDONLY\x10\x02B;Z9github.com/reactor-harness/reactor-harness/wire/v1;wirev1b\x06proto3"
 
 var (
 	file_reactor_wire_v1_platform_proto_rawDescOnce sync.Once
@@ -612,27 +1107,45 @@ func file_reactor_wire_v1_platform_proto_rawDescGZIP() []byte {
 	return file_reactor_wire_v1_platform_proto_rawDescData
 }
 
-var file_reactor_wire_v1_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_reactor_wire_v1_platform_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_reactor_wire_v1_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_reactor_wire_v1_platform_proto_goTypes = []any{
-	(*Ping)(nil),             // 0: reactor_wire.v1.Ping
-	(*RequestSchema)(nil),    // 1: reactor_wire.v1.RequestSchema
-	(*ModelSchema)(nil),      // 2: reactor_wire.v1.ModelSchema
-	(*FileUploaded)(nil),     // 3: reactor_wire.v1.FileUploaded
-	(*RequestClip)(nil),      // 4: reactor_wire.v1.RequestClip
-	(*RequestRecording)(nil), // 5: reactor_wire.v1.RequestRecording
-	(*ClipReady)(nil),        // 6: reactor_wire.v1.ClipReady
-	(*ClipFailed)(nil),       // 7: reactor_wire.v1.ClipFailed
-	(*Moderation)(nil),       // 8: reactor_wire.v1.Moderation
-	(*SessionEnded)(nil),     // 9: reactor_wire.v1.SessionEnded
-	(*structpb.Struct)(nil),  // 10: google.protobuf.Struct
+	(VideoCodec)(0),              // 0: reactor_wire.v1.VideoCodec
+	(AudioCodec)(0),              // 1: reactor_wire.v1.AudioCodec
+	(TrackKind)(0),               // 2: reactor_wire.v1.TrackKind
+	(TrackDirection)(0),          // 3: reactor_wire.v1.TrackDirection
+	(*Ping)(nil),                 // 4: reactor_wire.v1.Ping
+	(*RequestSchema)(nil),        // 5: reactor_wire.v1.RequestSchema
+	(*ModelSchema)(nil),          // 6: reactor_wire.v1.ModelSchema
+	(*FileUploaded)(nil),         // 7: reactor_wire.v1.FileUploaded
+	(*RequestClip)(nil),          // 8: reactor_wire.v1.RequestClip
+	(*RequestRecording)(nil),     // 9: reactor_wire.v1.RequestRecording
+	(*ClipReady)(nil),            // 10: reactor_wire.v1.ClipReady
+	(*ClipFailed)(nil),           // 11: reactor_wire.v1.ClipFailed
+	(*Moderation)(nil),           // 12: reactor_wire.v1.Moderation
+	(*SessionEnded)(nil),         // 13: reactor_wire.v1.SessionEnded
+	(*ClientTrackStat)(nil),      // 14: reactor_wire.v1.ClientTrackStat
+	(*ClientConnectionStat)(nil), // 15: reactor_wire.v1.ClientConnectionStat
+	(*ClientStats)(nil),          // 16: reactor_wire.v1.ClientStats
+	nil,                          // 17: reactor_wire.v1.ClientTrackStat.MetricsEntry
+	nil,                          // 18: reactor_wire.v1.ClientConnectionStat.MetricsEntry
+	(*structpb.Struct)(nil),      // 19: google.protobuf.Struct
 }
 var file_reactor_wire_v1_platform_proto_depIdxs = []int32{
-	10, // 0: reactor_wire.v1.ModelSchema.openapi:type_name -> google.protobuf.Struct
-	1,  // [1:1] is the sub-list for method output_type
-	1,  // [1:1] is the sub-list for method input_type
-	1,  // [1:1] is the sub-list for extension type_name
-	1,  // [1:1] is the sub-list for extension extendee
-	0,  // [0:1] is the sub-list for field type_name
+	19, // 0: reactor_wire.v1.ModelSchema.openapi:type_name -> google.protobuf.Struct
+	2,  // 1: reactor_wire.v1.ClientTrackStat.kind:type_name -> reactor_wire.v1.TrackKind
+	3,  // 2: reactor_wire.v1.ClientTrackStat.direction:type_name -> reactor_wire.v1.TrackDirection
+	0,  // 3: reactor_wire.v1.ClientTrackStat.video_codec:type_name -> reactor_wire.v1.VideoCodec
+	1,  // 4: reactor_wire.v1.ClientTrackStat.audio_codec:type_name -> reactor_wire.v1.AudioCodec
+	17, // 5: reactor_wire.v1.ClientTrackStat.metrics:type_name -> reactor_wire.v1.ClientTrackStat.MetricsEntry
+	18, // 6: reactor_wire.v1.ClientConnectionStat.metrics:type_name -> reactor_wire.v1.ClientConnectionStat.MetricsEntry
+	14, // 7: reactor_wire.v1.ClientStats.track_stats:type_name -> reactor_wire.v1.ClientTrackStat
+	15, // 8: reactor_wire.v1.ClientStats.connection_stat:type_name -> reactor_wire.v1.ClientConnectionStat
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_reactor_wire_v1_platform_proto_init() }
@@ -640,18 +1153,23 @@ func file_reactor_wire_v1_platform_proto_init() {
 	if File_reactor_wire_v1_platform_proto != nil {
 		return
 	}
+	file_reactor_wire_v1_platform_proto_msgTypes[10].OneofWrappers = []any{
+		(*ClientTrackStat_VideoCodec)(nil),
+		(*ClientTrackStat_AudioCodec)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_reactor_wire_v1_platform_proto_rawDesc), len(file_reactor_wire_v1_platform_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   10,
+			NumEnums:      4,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_reactor_wire_v1_platform_proto_goTypes,
 		DependencyIndexes: file_reactor_wire_v1_platform_proto_depIdxs,
+		EnumInfos:         file_reactor_wire_v1_platform_proto_enumTypes,
 		MessageInfos:      file_reactor_wire_v1_platform_proto_msgTypes,
 	}.Build()
 	File_reactor_wire_v1_platform_proto = out.File

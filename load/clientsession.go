@@ -299,10 +299,19 @@ func (f *frameRecorder) expect(id uint32, at time.Time) {
 	f.mu.Unlock()
 }
 
-// onFrame records a complete video frame: its counters and samples go in
-// one batch of the recorder.
+// onFrame records a video frame: its counters and samples go in one batch
+// of the recorder. An incomplete frame counts only its packets and the
+// losses before it, so packets_lost is every sequence gap, not only those
+// of frames that completed anyway.
 func (f *frameRecorder) onFrame(fr client.Frame) {
-	if fr.Kind != "video" || !fr.Complete {
+	if fr.Kind != "video" {
+		return
+	}
+	if !fr.Complete {
+		b, c := f.rec.begin()
+		b.Count(Packets, int64(fr.Packets))
+		b.Count(PacketsLost, int64(fr.SeqGapBefore))
+		f.rec.end(c)
 		return
 	}
 	if fr.Stamp == nil && !f.noted {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/reactor-harness/reactor-harness/mockserver/impair"
 	"github.com/reactor-harness/reactor-harness/mockserver/media"
 	"github.com/reactor-harness/reactor-harness/mockserver/model"
 	"github.com/reactor-harness/reactor-harness/mockserver/peer"
@@ -61,6 +62,7 @@ type rtcPlane struct {
 	closed     bool
 	sweepStop  chan struct{}
 	sweepEvery time.Duration
+	impair     *impair.Engine // on every ICE socket; its timeline follows the scenario
 	wg         sync.WaitGroup // negotiations and the sweeper
 }
 
@@ -82,7 +84,18 @@ func (p *rtcPlane) startLocked() error {
 	}
 	pol := p.s.MediaPolicy()
 	if p.api == nil {
+		tl, err := pol.impairTimeline()
+		if err != nil {
+			return err
+		}
+		if p.impair == nil {
+			p.impair = impair.NewEngine(tl)
+			p.impair.OnChange(p.s.journalImpairment)
+		} else {
+			p.impair.Set(tl)
+		}
 		api, err := peer.NewAPI(peer.Config{
+			Impair: p.impair,
 			UDPMux: pol.UDPMux, MuxAddr: pol.UDPMuxAddr, PortMin: pol.PortMin, PortMax: pol.PortMax,
 			AllInterfaces: pol.AllInterfaces, WatchdogTimeout: pol.WatchdogTimeout.D(),
 			WatchdogInterval: pol.WatchdogInterval.D(), NegotiationTimeout: pol.NegotiationTimeout.D(),
@@ -114,6 +127,14 @@ func (p *rtcPlane) applyPolicy(pol MediaPolicy) {
 	p.mu.Unlock()
 	if bc != nil {
 		bc.SetDelay(pol.frameDelay())
+	}
+	p.mu.Lock()
+	eng := p.impair
+	p.mu.Unlock()
+	if eng != nil {
+		if tl, err := pol.impairTimeline(); err == nil { // checked by Validate before it got here
+			eng.Set(tl)
+		}
 	}
 }
 

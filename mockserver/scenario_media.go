@@ -56,6 +56,11 @@ type MediaPolicy struct {
 	// mock's worst-case burst, all sessions at once. Applies at the next
 	// plane start, like FPS.
 	Phases int `json:"phases,omitempty"`
+	// Impairments degrade the network under every session's WebRTC plane
+	// (scenario_impair.go); ImpairSeed makes their random draws
+	// repeatable. They apply at once, also to running sessions.
+	Impairments []ImpairmentWindow `json:"impairments,omitempty"`
+	ImpairSeed  uint64             `json:"impair_seed,omitempty"`
 }
 
 // Validate checks the policy; errors name the field.
@@ -83,6 +88,9 @@ func (p MediaPolicy) Validate() error {
 	}
 	if p.Phases < 0 || p.Phases > 256 {
 		errs = append(errs, "media.phases must be within [0, 256]")
+	}
+	if _, err := p.impairTimeline(); err != nil {
+		errs = append(errs, "media."+err.Error())
 	}
 	if len(errs) > 0 {
 		return errors.New("invalid media policy: " + strings.Join(errs, "; "))

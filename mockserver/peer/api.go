@@ -12,8 +12,10 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/reactor-harness/reactor-harness/mockserver/impair"
 	"github.com/reactor-harness/reactor-harness/mockserver/media"
 	wirev0 "github.com/reactor-harness/reactor-harness/wire/v0"
 )
@@ -67,6 +69,9 @@ type Config struct {
 	// WatchdogTimeout declares a connected connection lost when no frame
 	// arrived on any of its data channels for this long; WatchdogInterval is
 	// how often the one shared watchdog looks.
+	// Impair, when set, sits on every ICE socket (the mux's or each
+	// connection's) and degrades datagrams by its timeline.
+	Impair           *impair.Engine
 	WatchdogTimeout  time.Duration
 	WatchdogInterval time.Duration
 	// NegotiationTimeout closes a connection that was answered but never
@@ -236,12 +241,23 @@ func (a *API) settingEngine() (webrtc.SettingEngine, error) {
 			logger = cfg.LoggerFactory.NewLogger("ice-mux")
 		}
 		a.muxConn = conn
-		a.mux = webrtc.NewICEUDPMux(logger, conn)
+		var pc net.PacketConn = conn
+		if cfg.Impair != nil {
+			pc = impair.WrapPacketConn(conn, cfg.Impair)
+		}
+		a.mux = webrtc.NewICEUDPMux(logger, pc)
 		se.SetICEUDPMux(a.mux)
 	case cfg.PortMin != 0 || cfg.PortMax != 0:
 		if err := se.SetEphemeralUDPPortRange(cfg.PortMin, cfg.PortMax); err != nil {
 			return se, fmt.Errorf("peer: port range %d-%d: %w", cfg.PortMin, cfg.PortMax, err)
 		}
+	}
+	if cfg.Impair != nil && !cfg.UDPMux {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return se, fmt.Errorf("peer: network for impairment: %w", err)
+		}
+		se.SetNet(impair.WrapNet(n, cfg.Impair))
 	}
 	return se, nil
 }

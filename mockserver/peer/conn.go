@@ -151,7 +151,7 @@ func (a *API) Answer(ctx context.Context, o Offer) (*Conn, string, error) {
 		_ = pc.Close()
 		return nil, "", err
 	}
-	answer, err := c.negotiate(ctx, o, mapping)
+	answer, err := c.negotiate(ctx, pc, o, mapping)
 	if err != nil {
 		_ = c.Close()
 		return nil, "", err
@@ -161,15 +161,16 @@ func (a *API) Answer(ctx context.Context, o Offer) (*Conn, string, error) {
 	return c, answer, nil
 }
 
-func (c *Conn) negotiate(ctx context.Context, o Offer, mapping []wire.TrackMapping) (string, error) {
-	pc := c.pc.Load()
+// negotiate works on pc as Answer created it, not on c.pc: a Close racing
+// the negotiation (a reset, a superseding offer) releases c.pc.
+func (c *Conn) negotiate(ctx context.Context, pc *webrtc.PeerConnection, o Offer, mapping []wire.TrackMapping) (string, error) {
 	pc.OnConnectionStateChange(func(webrtc.PeerConnectionState) { c.onPCState() })
 	pc.OnDataChannel(c.onDataChannel)
 	pc.OnTrack(c.onTrack)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
-	bound, err := c.bindTracks(o, mapping)
+	bound, err := c.bindTracks(pc, o, mapping)
 	if err != nil {
 		return "", err
 	}
@@ -217,9 +218,8 @@ func (c *Conn) negotiate(ctx context.Context, o Offer, mapping []wire.TrackMappi
 // AddTrack keeps the binding right when a model has several outputs of one
 // kind. The tracks are wrapped so they bind with the answer's numbers
 // (negotiated.go); the caller fills those in once the answer exists.
-func (c *Conn) bindTracks(o Offer, mapping []wire.TrackMapping) ([]*negotiatedTrack, error) {
+func (c *Conn) bindTracks(pc *webrtc.PeerConnection, o Offer, mapping []wire.TrackMapping) ([]*negotiatedTrack, error) {
 	byMid := map[string]*webrtc.RTPTransceiver{}
-	pc := c.pc.Load()
 	for _, tr := range pc.GetTransceivers() {
 		byMid[tr.Mid()] = tr
 	}

@@ -21,7 +21,9 @@ func CasesDoc(root string) (string, error) {
 	b.WriteString("(`drivers/PROTOCOL.md`) against the in-process mock and judges them from the drivers' events and\n")
 	b.WriteString("the mock's request journal. Every case runs once per SDK target; a case that does not apply to an\n")
 	b.WriteString("SDK (another protocol generation, a missing feature) is reported as skipped with the reason.\n")
-	b.WriteString("Cases marked **WebRTC** need the SDK to reach `ready`, i.e. the mock's WebRTC plane.\n\n")
+	b.WriteString("Cases marked **WebRTC** need the SDK to reach `ready`, i.e. the mock's WebRTC plane.\n")
+	b.WriteString("The Sections column cites the harness's protocol notes (PROTOCOL.md) and the platform's documentation\n")
+	b.WriteString("(PLATFORM.md) by section; [protocol.md](protocol.md) summarises each section they cite.\n\n")
 	cat := Catalog()
 	for _, a := range Areas {
 		fmt.Fprintf(&b, "## %s\n\n", a.Title)

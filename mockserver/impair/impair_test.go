@@ -3,6 +3,7 @@ package impair
 import (
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -222,4 +223,42 @@ func BenchmarkDecideLoss(b *testing.B) {
 	for b.Loop() {
 		e.decide(alice, rtp, Send)
 	}
+}
+
+// BenchmarkDelayPrecision sends datagrams through a 50 ms ± 10 ms delay on
+// loopback and reports how far each arrival is from its drawn delay: the
+// p50 and p99 error in µs (go test -bench DelayPrecision -benchtime 400x).
+func BenchmarkDelayPrecision(b *testing.B) {
+	recv, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer recv.Close()
+	raw, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	tl, _ := NewTimeline(1, []Window{{Delay: 50 * time.Millisecond, Jitter: 10 * time.Millisecond}})
+	eng := NewEngine(tl)
+	send := WrapPacketConn(raw, eng)
+	defer send.Close()
+	// Replay the engine's draws with the same seed to know each datagram's
+	// intended delay.
+	ref := NewEngine(tl)
+	var errs []time.Duration
+	buf := make([]byte, 16)
+	for i := 0; b.Loop(); i++ {
+		want := ref.decide(recv.LocalAddr(), []byte{0x80, 96}, Send).delay
+		at := time.Now()
+		_, _ = send.WriteTo([]byte{0x80, 96, byte(i)}, recv.LocalAddr())
+		_ = recv.SetReadDeadline(time.Now().Add(time.Second))
+		if _, _, err := recv.ReadFrom(buf); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(at) - want
+		if d < 0 {
+			d = -d
+		}
+		errs = append(errs, d)
+	}
+	slices.Sort(errs)
+	b.ReportMetric(float64(errs[len(errs)/2].Microseconds()), "p50-err-µs")
+	b.ReportMetric(float64(errs[len(errs)*99/100].Microseconds()), "p99-err-µs")
 }

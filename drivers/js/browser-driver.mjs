@@ -9,6 +9,8 @@
 //   node browser-driver.mjs --sdk 2.9.0 [--browser /usr/bin/chromium]
 import { createInterface } from "node:readline";
 import { createServer } from "node:http";
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -154,16 +156,58 @@ function onCdpEvent(msg) {
   }
 }
 
+// packageHello asks driver.mjs for its hello: what the SDK package is
+// (name, version, protocol, API surface read with its type declarations)
+// does not depend on the host, so it has one implementation.
+function packageHello() {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(HERE, "driver.mjs"), "--sdk", sdkVersion], { cwd: HERE, stdio: ["pipe", "pipe", "ignore"] });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20000);
+    let buf = "";
+    let got = null;
+    child.stdout.on("data", (b) => {
+      buf += b;
+      for (const line of buf.split("\n")) {
+        try {
+          const m = JSON.parse(line);
+          if (m.id === "hello") got = m.result;
+        } catch {
+          /* partial line */
+        }
+      }
+      if (got) child.stdin.end('{"id":"quit","op":"quit"}\n');
+    });
+    child.once("exit", () => (clearTimeout(timer), resolve(got)));
+    child.once("error", () => (clearTimeout(timer), resolve(null)));
+    child.stdin.write('{"id":"hello","op":"hello"}\n');
+  });
+}
+const PACKAGE_HELLO = packageHello();
+
 async function hello() {
-  let sdkInfo = null;
-  if (B.ready && !B.loadError) sdkInfo = await evaluate("JSON.stringify(window.__reactorSdk)", 5000).then(JSON.parse);
-  const ops = B.loadError ? [] : JSON.parse(await evaluate("JSON.stringify(window.__reactorOps)", 5000));
+  const pkg = await PACKAGE_HELLO;
+  const inPage = B.loadError ? null : JSON.parse(await evaluate("JSON.stringify({sdk: window.__reactorSdk, ops: window.__reactorOps})", 5000));
   return {
     driver: { name: "reactor-harness-js-browser", version: "0.1.0", protocol: 1, language: "javascript" },
-    sdk: { name: "@reactor-team/js-sdk", version: sdkInfo?.version ?? sdkVersion, requested: sdkVersion, source: `npm:${PINNED[sdkVersion] ?? "?"}`, loaded: !!sdkInfo, load_error: B.loadError },
-    runtime: { browser: B.version, browser_path: browserPath, host: "chromium-headless" },
-    ops: ["hello", ...ops],
+    sdk: { ...(pkg?.sdk ?? { name: "@reactor-team/js-sdk", version: sdkVersion, requested: sdkVersion }), loaded: !!inPage?.sdk, load_error: B.loadError },
+    surface: pkg?.surface ?? null,
+    runtime: { browser: B.version, browser_path: browserPath, host: "chromium-headless", node: process.version },
+    ops: ["hello", "quit", ...(inPage?.ops ?? []).filter((o) => o !== "quit")],
+    events: pkg?.events ?? [],
   };
+}
+
+// pageArgs moves what only the host can do (reading a file) out of the args.
+async function pageArgs(op, args) {
+  if (op !== "upload_file" || typeof args.path !== "string") return args;
+  let bytes;
+  try {
+    bytes = await readFile(args.path);
+  } catch (err) {
+    throw new BrowserError("bad_args", `cannot read ${args.path}: ${err.message}`);
+  }
+  const { path: p, ...rest } = args;
+  return { name: path.basename(p), ...rest, base64: bytes.toString("base64") };
 }
 
 const pending = new Map();
@@ -175,6 +219,8 @@ async function runOp(op, args) {
     await B.ready.catch(() => {});
     return hello();
   }
+  // quit always ends the driver; the page only matters when it is there.
+  if (op === "quit" && (B.loadError || B.crashed)) return {};
   try {
     await B.ready;
   } catch (err) {
@@ -183,7 +229,8 @@ async function runOp(op, args) {
   if (B.crashed) throw new BrowserError("renderer_crashed", B.crashed);
   const ops = JSON.parse(await evaluate("JSON.stringify(window.__reactorOps)", 5000));
   if (!ops.includes(op)) throw Object.assign(new BrowserError("unknown_op", `unknown op "${op}"`), { details: { ops: ["hello", ...ops] } });
-  const out = JSON.parse(await evaluate(`window.__reactorOp(${JSON.stringify(op)}, ${JSON.stringify(JSON.stringify(args))})`, 120000));
+  const sent = await pageArgs(op, args);
+  const out = JSON.parse(await evaluate(`window.__reactorOp(${JSON.stringify(op)}, ${JSON.stringify(JSON.stringify(sent))})`, 120000));
   if (!out.ok) throw Object.assign(new BrowserError(out.error.code, out.error.message), { details: out.error.details });
   return out.result;
 }

@@ -42,6 +42,7 @@ export async function launchChromium({ executable = DEFAULT_BROWSER, log = () =>
   const args = [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, "about:blank"];
   const proc = spawn(executable, args, { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"] });
   proc.stderr.on("data", (b) => log(`chromium: ${String(b).trimEnd()}`));
+  startReaper(proc.pid, profile);
   const cdp = new CdpConnection(proc.stdio[3], proc.stdio[4]);
   let closed = false;
   const close = async () => {
@@ -69,6 +70,25 @@ export async function launchChromium({ executable = DEFAULT_BROWSER, log = () =>
     await close();
     throw err instanceof BrowserError ? err : new BrowserError("browser_failed", `browser did not answer on its DevTools pipe: ${err.message}`);
   }
+}
+
+// REAPER watches the driver from a detached process: once the driver is gone
+// (even by SIGKILL, when no cleanup code of its own can run) it kills the
+// browser and removes the profile. argv: driver pid, browser pid, profile.
+const REAPER = `
+const [drv, br, dir] = process.argv.slice(1);
+const alive = (p) => { try { process.kill(Number(p), 0); return true; } catch { return false; } };
+const t = setInterval(() => {
+  if (alive(drv)) return;
+  clearInterval(t);
+  try { process.kill(Number(br), "SIGKILL"); } catch {}
+  setTimeout(() => { require("node:fs").rmSync(dir, { recursive: true, force: true }); }, 300);
+}, 200);
+`;
+
+function startReaper(browserPid, profile) {
+  const child = spawn(process.execPath, ["-e", REAPER, String(process.pid), String(browserPid), profile], { detached: true, stdio: "ignore" });
+  child.unref();
 }
 
 // CdpConnection sends commands and dispatches events; session-scoped

@@ -15,6 +15,7 @@ const S = {
   capabilities: null,
   messages: { application: 0, runtime: 0 },
   tracks: new Map(),
+  fileRefs: new Map(),
 };
 const LEGACY = SDK_VERSION.startsWith("2.2.");
 
@@ -153,9 +154,10 @@ function requireReactor() {
   return S.reactor;
 }
 
-async function mintJwt(apiUrl, apiKey) {
-  if (typeof SDK.fetchInsecureJwtToken === "function") return SDK.fetchInsecureJwtToken(apiKey, apiUrl);
-  const res = await fetch(`${apiUrl.replace(/\/+$/, "")}/tokens`, { method: "POST", headers: { "Reactor-API-Key": apiKey } });
+async function mintJwt(apiUrl, apiKey, body) {
+  if (typeof SDK.fetchInsecureJwtToken === "function" && body === undefined) return SDK.fetchInsecureJwtToken(apiKey, apiUrl);
+  const headers = { "Reactor-API-Key": apiKey, ...(body !== undefined ? { "Content-Type": "application/json" } : {}) };
+  const res = await fetch(`${apiUrl.replace(/\/+$/, "")}/tokens`, { method: "POST", headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const text = await res.text();
   if (!res.ok) throw new OpError("http_error", `token request answered ${res.status}: ${text.slice(0, 300)}`, { status: res.status });
   return JSON.parse(text).jwt;
@@ -174,6 +176,32 @@ function waitStatus(wanted, timeoutMs) {
   });
 }
 
+// settle runs an SDK call, then (wait "ready") waits for ready, and answers
+// the fields driver.mjs answers for the same op.
+async function settle(call, args, phase) {
+  const wait = opt(args, "wait", "string") ?? "ready";
+  if (!["ready", "resolve"].includes(wait)) throw new OpError("bad_args", 'wait must be "ready" or "resolve"');
+  const timeoutMs = opt(args, "timeout_ms", "number") ?? 30000;
+  const t0 = performance.now();
+  try {
+    await call();
+  } catch (err) {
+    throw new OpError("sdk_error", String(err?.message ?? err), { name: err?.name, phase, status: S.status, last_error: S.lastError });
+  }
+  const resolvedMs = Math.round(performance.now() - t0);
+  let timedOut = null;
+  if (wait === "ready") await waitStatus(["ready", "disconnected"], timeoutMs).catch((e) => (timedOut = e));
+  const result = { status: S.status, ready: S.status === "ready", session_id: S.sessionId, resolved_ms: resolvedMs, elapsed_ms: Math.round(performance.now() - t0), warnings: [], last_error: S.lastError };
+  if (timedOut) throw new OpError("timeout", timedOut.message, result);
+  return result;
+}
+
+function bytesOf(args) {
+  if (typeof args.base64 === "string") return Uint8Array.from(atob(args.base64), (c) => c.charCodeAt(0));
+  if (typeof args.text === "string") return new TextEncoder().encode(args.text);
+  throw new OpError("bad_args", 'give one of "path", "base64" or "text"');
+}
+
 const OPS = {
   async create(args) {
     createReactor(args);
@@ -181,23 +209,60 @@ const OPS = {
   },
   async connect(args) {
     if (!S.reactor || args.fresh || S.status === "disconnected") createReactor(args);
+    if (args.token != null) throw new OpError("not_supported", "the browser host passes no token resolver to connect (use jwt or api_key)");
     let jwt = opt(args, "jwt", "string");
     if (jwt === undefined && typeof args.api_key === "string" && !args.local) jwt = await mintJwt(need(args, "api_url", "string"), args.api_key);
     const maxAttempts = opt(args, "max_attempts", "number");
-    const wait = opt(args, "wait", "string") ?? "ready";
-    const timeoutMs = opt(args, "timeout_ms", "number") ?? 30000;
-    try {
-      await S.reactor.connect(jwt, maxAttempts !== undefined ? { maxAttempts } : undefined);
-    } catch (err) {
-      throw new OpError("sdk_error", String(err?.message ?? err), { phase: "connect", status: S.status, last_error: S.lastError });
+    const reactor = S.reactor;
+    const result = await settle(() => reactor.connect(jwt, maxAttempts !== undefined ? { maxAttempts } : undefined), args, "connect");
+    return { ...result, tracks: [...S.tracks.keys()], ...(S.capabilities ? { capabilities: S.capabilities } : {}) };
+  },
+  async reconnect(args) {
+    const reactor = requireReactor();
+    if (typeof reactor.reconnect !== "function") throw new OpError("not_supported", "this SDK has no reconnect");
+    const maxAttempts = opt(args, "max_attempts", "number");
+    return settle(() => (maxAttempts !== undefined ? reactor.reconnect({ maxAttempts }) : reactor.reconnect()), args, "reconnect");
+  },
+  async token(args) {
+    const apiUrl = need(args, "api_url", "string");
+    const apiKey = need(args, "api_key", "string");
+    if (typeof SDK.fetchInsecureJwtToken === "function" && (args.mode ?? "auto") !== "post") {
+      try {
+        return { jwt: await SDK.fetchInsecureJwtToken(apiKey, apiUrl), via: "sdk:fetchInsecureJwtToken", request: "GET /tokens (X-API-Key)" };
+      } catch (err) {
+        throw new OpError("sdk_error", String(err?.message ?? err), { phase: "token" });
+      }
     }
-    if (wait === "ready") await waitStatus(["ready", "disconnected"], timeoutMs);
-    return { status: S.status, session_id: S.sessionId, tracks: [...S.tracks.keys()], ...(S.capabilities ? { capabilities: S.capabilities } : {}) };
+    return { jwt: await mintJwt(apiUrl, apiKey, opt(args, "body", "object")), via: "driver:POST /tokens", request: "POST /tokens (Reactor-API-Key)" };
+  },
+  async upload_file(args) {
+    const reactor = requireReactor();
+    if (typeof reactor.uploadFile !== "function") throw new OpError("not_supported", `SDK ${SDK_VERSION} has no uploadFile`);
+    const bytes = bytesOf(args);
+    const type = opt(args, "mime_type", "string") ?? "";
+    const name = opt(args, "name", "string");
+    const file = name !== undefined ? new File([bytes], name, { type }) : new Blob([bytes], { type });
+    try {
+      const ref = await reactor.uploadFile(file);
+      const uploadId = ref?.uploadId ?? ref?.upload_id;
+      if (uploadId !== undefined) S.fileRefs.set(uploadId, ref);
+      return { upload_id: uploadId ?? null, name: ref?.name ?? null, mime_type: ref?.mimeType ?? ref?.mime_type ?? null, size: ref?.size ?? null, warnings: [] };
+    } catch (err) {
+      throw new OpError("sdk_error", String(err?.message ?? err), { phase: "upload_file" });
+    }
   },
   async send_command(args) {
     const reactor = requireReactor();
     const name = need(args, "name", "string");
-    const data = args.data === undefined ? {} : args.data;
+    let data = args.data === undefined ? {} : args.data;
+    const refs = opt(args, "file_refs", "object");
+    if (refs) {
+      data = data && typeof data === "object" && !Array.isArray(data) ? { ...data } : {};
+      for (const [param, id] of Object.entries(refs)) {
+        if (!S.fileRefs.has(id)) throw new OpError("bad_args", `unknown upload id "${id}" in file_refs (upload it with upload_file first)`);
+        data[param] = S.fileRefs.get(id);
+      }
+    }
     const scope = opt(args, "scope", "string");
     try {
       if (typeof reactor.sendCommand === "function") await (scope !== undefined ? reactor.sendCommand(name, data, scope) : reactor.sendCommand(name, data));

@@ -14,7 +14,8 @@ import (
 // them; see suite_test.go).
 const (
 	// EnvDriver selects targets by key or key prefix, comma-separated
-	// ("js-2.9.0", "js", "python-1.13.0,js-2.2.1"). Empty = every built-in target.
+	// ("js-2.9.0", "js", "python-1.13.0,js-2.2.1"). Empty = every built-in
+	// target but the "@chromium" ones.
 	EnvDriver = "REACTOR_SDK_DRIVER"
 	// EnvDriverCmd runs one driver a maintainer brings instead of the
 	// built-in ones (a shell command line, run with sh -c).
@@ -214,9 +215,12 @@ func SelectTargets(root string, getenv func(string) string) ([]*Target, error) {
 			Command: []string{"/bin/sh", "-c", "exec " + cmd}, Dir: dir, Expectations: exp}}, nil
 	}
 	all := BuiltinTargets(root)
+	if b := strings.TrimSpace(getenv(EnvBrowser)); b != "" {
+		SetBrowser(all, b)
+	}
 	sel := strings.TrimSpace(getenv(EnvDriver))
 	if sel == "" {
-		return all, nil
+		return withoutBrowsers(all), nil
 	}
 	var out []*Target
 	for _, want := range strings.Split(sel, ",") {
@@ -239,6 +243,19 @@ func SelectTargets(root string, getenv func(string) string) ([]*Target, error) {
 		}
 	}
 	return out, nil
+}
+
+// withoutBrowsers drops the "@chromium" targets: they run only when named
+// (or by a prefix such as js), since a browser run takes minutes more
+// (make test-sdk-chromium).
+func withoutBrowsers(ts []*Target) []*Target {
+	var out []*Target
+	for _, t := range ts {
+		if t.Browser == "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func containsTarget(ts []*Target, t *Target) bool {

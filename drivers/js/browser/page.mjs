@@ -209,6 +209,9 @@ const OPS = {
   },
   async connect(args) {
     if (!S.reactor || args.fresh || S.status === "disconnected") createReactor(args);
+    for (const k of ["session_id", "connection_id"]) {
+      if (args[k] != null) throw new OpError("not_supported", `this SDK's connect() cannot adopt an existing session (${k})`);
+    }
     if (args.token != null) throw new OpError("not_supported", "the browser host passes no token resolver to connect (use jwt or api_key)");
     let jwt = opt(args, "jwt", "string");
     if (jwt === undefined && typeof args.api_key === "string" && !args.local) jwt = await mintJwt(need(args, "api_url", "string"), args.api_key);
@@ -226,6 +229,9 @@ const OPS = {
   async token(args) {
     const apiUrl = need(args, "api_url", "string");
     const apiKey = need(args, "api_key", "string");
+    // Scoped tokens are minted by a backend with its own body (mode "post"); no SDK helper asks for one.
+    const scoped = ["models", "sessions", "max_sessions", "max_session_duration_seconds"].filter((k) => args[k] != null);
+    if (scoped.length > 0) throw new OpError("not_supported", `this SDK has no scoped-token helper (asked: ${scoped.join(", ")}); send a scoped body with mode "post"`);
     if (typeof SDK.fetchInsecureJwtToken === "function" && (args.mode ?? "auto") !== "post") {
       try {
         return { jwt: await SDK.fetchInsecureJwtToken(apiKey, apiUrl), via: "sdk:fetchInsecureJwtToken", request: "GET /tokens (X-API-Key)" };

@@ -149,6 +149,12 @@ function createReactor(args) {
   return reactor;
 }
 
+// baseUrl is the URL the instance really uses (2.2.1 fixes its own in local mode).
+function baseUrl() {
+  const r = S.reactor;
+  return r?.coordinatorUrl ?? r?.apiUrl ?? r?.baseUrl ?? null;
+}
+
 function requireReactor() {
   if (!S.reactor) throw new OpError("bad_state", "no Reactor instance: call create or connect first");
   return S.reactor;
@@ -205,7 +211,7 @@ function bytesOf(args) {
 const OPS = {
   async create(args) {
     createReactor(args);
-    return { status: S.status, sdk_version: SDK_VERSION };
+    return { status: S.status, base_url: baseUrl(), sdk_version: SDK_VERSION };
   },
   async connect(args) {
     if (!S.reactor || args.fresh || S.status === "disconnected") createReactor(args);
@@ -218,7 +224,7 @@ const OPS = {
     const maxAttempts = opt(args, "max_attempts", "number");
     const reactor = S.reactor;
     const result = await settle(() => reactor.connect(jwt, maxAttempts !== undefined ? { maxAttempts } : undefined), args, "connect");
-    return { ...result, tracks: [...S.tracks.keys()], ...(S.capabilities ? { capabilities: S.capabilities } : {}) };
+    return { ...result, base_url: baseUrl(), tracks: [...S.tracks.keys()], ...(S.capabilities ? { capabilities: S.capabilities } : {}) };
   },
   async reconnect(args) {
     const reactor = requireReactor();

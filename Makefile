@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/reactor-harness
 FUZZTIME  ?= 3000x
 
-.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk test-pytest-plugin test-node-integration test-github-action fuzz-short lint run mock clean conformance-server conformance-server-report
+.PHONY: all build image release-check release-snapshot js-setup test test-go test-py test-js test-sdk test-sdk-chromium test-pytest-plugin test-node-integration test-github-action fuzz-short lint run mock clean conformance-server conformance-server-report
 
 all: build
 
@@ -68,6 +68,11 @@ js-setup:
 test-sdk: js-setup
 	drivers/python/setup.sh
 	REACTOR_SDK_REPORT_DIR=$(CURDIR)/out/sdk $(GO) run github.com/onsi/ginkgo/v2/ginkgo -p --procs=3 --timeout=15m ./suites/sdk
+
+# The JS SDKs in headless Chromium (/usr/bin/chromium; BROWSER=path to
+# override): kept out of test-sdk because a browser run takes minutes more.
+test-sdk-chromium: js-setup
+	REACTOR_SDK_DRIVER=js-2.9.0@chromium,js-2.2.1@chromium REACTOR_BROWSER=$(or $(BROWSER),/usr/bin/chromium) REACTOR_SDK_REPORT_DIR=$(CURDIR)/out/sdk-chromium $(GO) run github.com/onsi/ginkgo/v2/ginkgo -p --procs=2 --timeout=15m ./suites/sdk
 
 # The pytest plugin (integrations/pytest): its own venv, the package installed
 # from its folder, then its plugin suite and its reactor-sdk 1.13.0 suite

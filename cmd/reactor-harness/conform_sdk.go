@@ -18,6 +18,7 @@ import (
 
 // sdkConformFlags are the settings of one SDK-suite run.
 type sdkConformFlags struct {
+	browser                               string
 	driver, name, dir, expectations, sdks string
 	cases, jsonOut, junitOut, artifacts   string
 	fix, listOnly, allowSkip              bool
@@ -49,6 +50,7 @@ installed) exits 2 unless --allow-skip.`,
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	fs.StringVar(&f.sdks, "sdk", "", "built-in targets by `key` or prefix (js-2.9.0, python, ...), comma-separated")
+	fs.StringVar(&f.browser, "browser", "", "the browser `binary` the @chromium targets launch (default "+sdk.DefaultBrowser+")")
 	fs.StringVar(&f.driver, "driver", "", "instead of --sdk: your driver's `command` line (run with sh -c; see drivers/PROTOCOL.md)")
 	fs.StringVar(&f.name, "name", "custom", "target `name` for reports and the default expectations file")
 	fs.StringVar(&f.dir, "dir", "", "the driver's working `directory` (default: the current one)")
@@ -60,7 +62,7 @@ installed) exits 2 unless --allow-skip.`,
 	fs.StringVar(&f.jsonOut, "json-report", "", "write a Ginkgo-format JSON report to `file` (readable by reactor-harness report)")
 	fs.StringVar(&f.junitOut, "junit-report", "", "write a JUnit XML report to `file`")
 	fs.StringVar(&f.artifacts, "artifacts", "", "`folder` for driver logs and transcripts (default a temporary one)")
-	groupFlags(fs, "Target", "sdk", "driver", "name", "dir", "expectations", "allow-skip")
+	groupFlags(fs, "Target", "sdk", "browser", "driver", "name", "dir", "expectations", "allow-skip")
 	groupFlags(fs, "Selection", "cases", "dry-run", "fix")
 	groupFlags(fs, "Reports", "json-report", "junit-report", "artifacts")
 	return cmd
@@ -121,7 +123,11 @@ func sdkTargets(f *sdkConformFlags) ([]*sdk.Target, error) {
 	default:
 		return nil, fmt.Errorf("--driver CMD (your SDK's driver) or --sdk KEY (a built-in one) is required")
 	}
-	return sdk.SelectTargets(root, func(k string) string { return env[k] })
+	ts, err := sdk.SelectTargets(root, func(k string) string { return env[k] })
+	if err == nil && f.browser != "" {
+		sdk.SetBrowser(ts, absPath(f.browser))
+	}
+	return ts, err
 }
 
 func absPath(p string) string {

@@ -126,14 +126,23 @@ func TestSelectTargets(t *testing.T) {
 		if tg.Skip == "" {
 			continue
 		}
-		if !strings.Contains(tg.Skip, "npm ci") && !strings.Contains(tg.Skip, "setup.sh") && !strings.Contains(tg.Skip, "cannot be installed") && !strings.Contains(tg.Skip, "node") {
+		if !strings.Contains(tg.Skip, "npm ci") && !strings.Contains(tg.Skip, "setup.sh") && !strings.Contains(tg.Skip, "cannot be installed") && !strings.Contains(tg.Skip, "node") && !strings.Contains(tg.Skip, "--browser") {
 			t.Errorf("%s: skip reason does not say what to do: %s", tg.Key, tg.Skip)
 		}
 	}
 	env[EnvDriver] = "js"
 	js, err := SelectTargets(root, get)
-	if err != nil || len(js) != 2 || !strings.HasPrefix(js[0].Key, "js-") {
+	if err != nil || len(js) != 4 || !strings.HasPrefix(js[0].Key, "js-") {
 		t.Fatalf("js: %v %v", err, js)
+	}
+	env[EnvDriver] = "js-2.9.0@chromium"
+	br, err := SelectTargets(root, get)
+	if err != nil || len(br) != 1 || br[0].Browser != DefaultBrowser || br[0].Command[1] != "browser-driver.mjs" {
+		t.Fatalf("js-2.9.0@chromium: %v %+v", err, br)
+	}
+	SetBrowser(br, "/nonexistent/chromium")
+	if br[0].Skip == "" || !strings.Contains(br[0].Skip, "/nonexistent/chromium") || br[0].Env[0] != EnvBrowser+"=/nonexistent/chromium" {
+		t.Fatalf("--browser to a missing binary: skip %q env %v", br[0].Skip, br[0].Env)
 	}
 	env[EnvDriver] = "python-1.13.0"
 	one, err := SelectTargets(root, get)

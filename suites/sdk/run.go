@@ -289,12 +289,19 @@ func (r *Run) Journal(f mockserver.Filter) []mockserver.Entry { return r.Mock.Jo
 func (r *Run) HTTP() []mockserver.Entry {
 	var out []mockserver.Entry
 	for _, e := range r.Mock.Journal().Entries(mockserver.Filter{}) {
-		if e.Channel != "" || e.Method == "" || Header(e, "User-Agent") == HarnessUserAgent {
+		if e.Channel != "" || e.Method == "" || Header(e, "User-Agent") == HarnessUserAgent || isPreflight(e) {
 			continue
 		}
 		out = append(out, e)
 	}
 	return out
+}
+
+// isPreflight tells a browser's CORS preflight: the browser sends it on its
+// own before the SDK's request, so it says nothing about the SDK.
+func isPreflight(e mockserver.Entry) bool {
+	_, asks := HeaderOK(e, "Access-Control-Request-Method")
+	return e.Method == "OPTIONS" && asks
 }
 
 // DataChannel returns the data-channel frames the mock received for a

@@ -14,7 +14,8 @@ import (
 // them; see suite_test.go).
 const (
 	// EnvDriver selects targets by key or key prefix, comma-separated
-	// ("js-2.9.0", "js", "python-1.13.0,js-2.2.1"). Empty = every built-in target.
+	// ("js-2.9.0", "js", "python-1.13.0,js-2.2.1"). Empty = every built-in
+	// target but the "@chromium" ones.
 	EnvDriver = "REACTOR_SDK_DRIVER"
 	// EnvDriverCmd runs one driver a maintainer brings instead of the
 	// built-in ones (a shell command line, run with sh -c).
@@ -33,7 +34,16 @@ const (
 	// EnvReportDir receives per-SDK Ginkgo JSON and JUnit reports, and the
 	// drivers' stderr and transcripts.
 	EnvReportDir = "REACTOR_SDK_REPORT_DIR"
+	// EnvBrowser is the browser binary the "@chromium" targets launch
+	// (default DefaultBrowser).
+	EnvBrowser = "REACTOR_BROWSER"
 )
+
+// DefaultBrowser is the Chromium the "@chromium" targets launch.
+const DefaultBrowser = "/usr/bin/chromium"
+
+// BrowserSuffix marks a target whose SDK runs in headless Chromium.
+const BrowserSuffix = "@chromium"
 
 // Target is one SDK version the suite runs against, through its driver.
 type Target struct {
@@ -52,6 +62,8 @@ type Target struct {
 	Expectations string
 	// Builtin is false for a driver brought with EnvDriverCmd.
 	Builtin bool
+	// Browser is the browser binary of an "@chromium" target ("" otherwise).
+	Browser string
 }
 
 // Label is the Ginkgo label every spec of the target carries.
@@ -102,7 +114,7 @@ func BuiltinTargets(root string) []*Target {
 				t.Skip = "node is not on PATH (the JS driver needs Node ≥ 20)"
 			}
 		}
-		out = append(out, t)
+		out = append(out, t, browserTarget(t))
 	}
 	for _, v := range []struct{ gen, version string }{{"1x", "1.13.0"}, {"0x", "0.8.0"}} {
 		venv := filepath.Join(pyDir, ".venv-"+v.gen)
@@ -122,6 +134,42 @@ func BuiltinTargets(root string) []*Target {
 		out = append(out, t)
 	}
 	return out
+}
+
+// browserTarget is the Chromium twin of a Node JS target: the same pinned
+// SDK, bundled into a page by drivers/js/browser-driver.mjs.
+func browserTarget(node *Target) *Target {
+	t := *node
+	t.Key = node.Key + BrowserSuffix
+	t.Title = node.Title + " in headless Chromium"
+	t.Command = []string{"node", "browser-driver.mjs", "--sdk", node.WantVersion}
+	t.Expectations = filepath.Join(filepath.Dir(node.Expectations), t.Key+".txt")
+	t.Browser = DefaultBrowser
+	t.Env = []string{EnvBrowser + "=" + t.Browser}
+	if t.Skip == "" && !fileExists(filepath.Join(node.Dir, "node_modules", "esbuild")) {
+		t.Skip = "drivers/js/node_modules has no esbuild: run `npm ci --prefix drivers/js`"
+	}
+	if t.Skip == "" && !fileExists(t.Browser) {
+		t.Skip = "no browser at " + t.Browser + " (pass --browser PATH)"
+	}
+	return &t
+}
+
+// SetBrowser points every "@chromium" target at another browser binary.
+func SetBrowser(ts []*Target, path string) {
+	for _, t := range ts {
+		if t.Browser == "" {
+			continue
+		}
+		t.Browser = path
+		t.Env = []string{EnvBrowser + "=" + path}
+		if strings.HasPrefix(t.Skip, "no browser at ") {
+			t.Skip = ""
+		}
+		if !fileExists(path) {
+			t.Skip = "no browser at " + path + " (pass --browser PATH)"
+		}
+	}
 }
 
 var pinRe = regexp.MustCompile(`(?m)^reactor-sdk==([0-9][0-9A-Za-z.]*)`)
@@ -167,9 +215,12 @@ func SelectTargets(root string, getenv func(string) string) ([]*Target, error) {
 			Command: []string{"/bin/sh", "-c", "exec " + cmd}, Dir: dir, Expectations: exp}}, nil
 	}
 	all := BuiltinTargets(root)
+	if b := strings.TrimSpace(getenv(EnvBrowser)); b != "" {
+		SetBrowser(all, b)
+	}
 	sel := strings.TrimSpace(getenv(EnvDriver))
 	if sel == "" {
-		return all, nil
+		return withoutBrowsers(all), nil
 	}
 	var out []*Target
 	for _, want := range strings.Split(sel, ",") {
@@ -192,6 +243,19 @@ func SelectTargets(root string, getenv func(string) string) ([]*Target, error) {
 		}
 	}
 	return out, nil
+}
+
+// withoutBrowsers drops the "@chromium" targets: they run only when named
+// (or by a prefix such as js), since a browser run takes minutes more
+// (make test-sdk-chromium).
+func withoutBrowsers(ts []*Target) []*Target {
+	var out []*Target
+	for _, t := range ts {
+		if t.Browser == "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func containsTarget(ts []*Target, t *Target) bool {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +20,11 @@ func runImpaired(t *testing.T, scenario string, args ...string) map[string]any {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
+	for i, a := range args { // a caller's --out wins
+		if a == "--out" && i+1 < len(args) {
+			out = args[i+1]
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	code := dispatch(append([]string{"load", "--scenario", sc, "--out", out, "--warmup", "0"}, args...), &stdout, &stderr)
 	if code != 0 {
@@ -59,20 +66,49 @@ func TestImpairmentLossMeasured(t *testing.T) {
 
 // A 6 s blackout of everything is one freeze of ≈ 6 s per session, and the
 // sessions ride it out (ICE disconnects and comes back; nothing fails).
+// Shorter freezes of a loaded machine (a GC pause, a starved reader) may
+// come on top; they are not the blackout's and are not counted here.
 func TestImpairmentBlackoutIsOneFreeze(t *testing.T) {
+	dir := t.TempDir()
 	sum := runImpaired(t, "media:\n  impairments:\n    - {at: 4s, for: 6s, blackout: true}\n",
-		"--sessions", "2", "--duration", "14s")
-	freezes := num(sum, "counters", "freezes")
+		"--sessions", "2", "--duration", "14s", "--out", dir)
+	long := freezesAtLeast(t, filepath.Join(dir, "freeze_duration.hgrm"), 5500)
 	maxMs := num(sum, "metrics", "freeze_duration", "max_ms")
-	minMs := num(sum, "metrics", "freeze_duration", "min_ms")
-	t.Logf("freezes %v, freeze_duration min %.0f ms max %.0f ms", freezes, minMs, maxMs)
-	if freezes < 2 || freezes > 4 {
-		t.Fatalf("%v freezes for 2 sessions through one blackout", freezes)
+	t.Logf("freezes %v, of them ≥ 5.5 s: %d, longest %.0f ms", num(sum, "counters", "freezes"), long, maxMs)
+	if long != 2 {
+		t.Fatalf("%d freezes of ≥ 5.5 s for 2 sessions through one 6 s blackout", long)
 	}
-	if maxMs < 5500 || maxMs > 7000 {
+	if maxMs > 7000 {
 		t.Fatalf("longest freeze %.0f ms, want ≈ 6000", maxMs)
 	}
 	if num(sum, "counters", "sessions_failed") != 0 {
 		t.Fatal("a session failed in a blackout shorter than ICE's failed timeout")
 	}
+}
+
+// freezesAtLeast counts the samples of a .hgrm percentile file at or
+// above ms: the total minus the highest cumulative count below it.
+func freezesAtLeast(t *testing.T, path string, ms float64) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	below, total := 0, 0
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		v, err1 := strconv.ParseFloat(f[0], 64)
+		n, err2 := strconv.Atoi(f[2])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		total = max(total, n)
+		if v < ms {
+			below = max(below, n)
+		}
+	}
+	return total - below
 }

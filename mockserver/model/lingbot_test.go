@@ -2,6 +2,8 @@ package model_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -132,4 +134,44 @@ func TestLingBotBadArguments(t *testing.T) {
 	if n := len(rt.State().Pending); n != 0 {
 		t.Fatalf("%d refused commands were queued", n)
 	}
+}
+
+// FuzzLingBotSubmit: random data for LingBot's commands never panics, every
+// refusal is a *CommandError with a known code, and the runtime state is
+// always one of the three documented phases.
+func FuzzLingBotSubmit(f *testing.F) {
+	names := lingbotCatalog().Names()
+	f.Add(uint8(0), `{"prompt":"a"}`)
+	f.Add(uint8(1), seedRef)
+	f.Add(uint8(2), `{"movement":"forward"}`)
+	f.Add(uint8(3), `{"look_horizontal":"left"}`)
+	f.Add(uint8(5), `{"rotation_speed_deg":1e308}`)
+	f.Add(uint8(7), `{}`)
+	f.Add(uint8(200), `null`)
+	rt, err := model.New(model.Config{Catalog: lingbotCatalog(), Semantics: model.LingBotSemantics,
+		ChunkFrames: 4, MaxQueued: 8, Emit: func(model.Message) {}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var seq uint32
+	f.Fuzz(func(t *testing.T, pick uint8, js string) {
+		name := names[int(pick)%len(names)]
+		var data map[string]any
+		_ = json.Unmarshal([]byte(js), &data)
+		if _, err := rt.Submit(context.Background(), model.Command{Name: name, Data: data}); err != nil {
+			var ce *model.CommandError
+			if !errors.As(err, &ce) || (ce.Code != model.CodeInvalidCommand && ce.Code != model.CodeQueueFull) {
+				t.Fatalf("%s %s: error %v", name, js, err)
+			}
+		}
+		for range 4 {
+			seq++
+			rt.OnFrame(model.Frame{Seq: seq, ChunkBoundary: seq%4 == 0})
+		}
+		switch p := rt.State().Phase; p {
+		case model.PhaseWaiting, model.PhaseGenerating, model.PhasePaused:
+		default:
+			t.Fatalf("phase %q", p)
+		}
+	})
 }

@@ -186,7 +186,7 @@ func (s *Server) localModel() *Model {
 	if ss := s.sessions.lookup(wire.LocalSessionID); ss != nil {
 		return ss.model
 	}
-	return HeliosModel()
+	return DefaultModels()[0]
 }
 
 // handleLocalStart is POST /start_session with an optional JSON object of

@@ -84,7 +84,7 @@ func (st *sessionStore) localEnsureLocked(now time.Time) *session {
 	if ss := st.byID[wire.LocalSessionID]; ss != nil && !ss.deleted {
 		return ss
 	}
-	m := HeliosModel()
+	m := DefaultModels()[0] // the local runtime hosts the default model
 	ss := &session{
 		st: st, id: wire.LocalSessionID, model: m, modelName: m.Name(), account: localAccount,
 		transport: wire.Transport{Protocol: wire.TransportProtocolWebRTC, Version: wire.CurrentWebRTCVersion},

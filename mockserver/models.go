@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/reactor-harness/reactor-harness/mockserver/media"
+	"github.com/reactor-harness/reactor-harness/mockserver/model"
 	"github.com/reactor-harness/reactor-harness/wire"
 )
 
@@ -26,7 +29,25 @@ type Model struct {
 	commands map[string]*Command
 	order    []string // command names in declaration order
 	webhooks map[string]map[string]any
+
+	rank          int
+	width, height int
+	semantics     model.Semantics
+	clip          func() (*media.Clip, error)
+	chunkFrames   int
 }
+
+// Semantics is the model's behaviour in mockserver/model.
+func (m *Model) Semantics() model.Semantics { return m.semantics }
+
+// Clip is the clip the model's sessions stream (parsed once per process).
+func (m *Model) Clip() (*media.Clip, error) { return m.clip() }
+
+// ChunkFrames is the length of one of the model's chunks, in frames.
+func (m *Model) ChunkFrames() int { return m.chunkFrames }
+
+// VideoSize is the size of the model's main_video frames.
+func (m *Model) VideoSize() (width, height int) { return m.width, m.height }
 
 // Command is one command a model accepts, with a draft 2020-12 JSON Schema
 // for its data object.
@@ -136,7 +157,8 @@ func (m *Model) OpenAPI() map[string]any {
 	for _, t := range m.caps.Tracks {
 		tracks = append(tracks, map[string]any{"name": t.Name, "kind": t.Kind, "direction": t.Direction})
 	}
-	xr := map[string]any{"tracks": tracks, "protocol_version": m.caps.ProtocolVersion}
+	xr := map[string]any{"tracks": tracks, "protocol_version": m.caps.ProtocolVersion,
+		"video": map[string]any{"width": m.width, "height": m.height}}
 	if m.caps.EmissionFPS != nil {
 		xr["emission_fps"] = *m.caps.EmissionFPS
 	}
@@ -176,18 +198,75 @@ func (r *modelRegistry) knownNames() []string {
 	return out
 }
 
-// DefaultModels are the models a mock hosts unless configured otherwise.
-func DefaultModels() []*Model { return []*Model{heliosModel} }
+// builtinModels are the models a mock hosts by default, in registration
+// order; each models_<name>.go file registers one.
+var builtinModels []*Model
+
+// register adds a built-in model; called from package-level vars.
+func register(m *Model) *Model {
+	builtinModels = append(builtinModels, m)
+	return m
+}
+
+// DefaultModels are the models a mock hosts unless configured otherwise,
+// Helios (the default of the local runtime) first, then by name.
+func DefaultModels() []*Model {
+	out := slices.Clone(builtinModels)
+	slices.SortStableFunc(out, func(a, b *Model) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return strings.Compare(a.Name(), b.Name())
+	})
+	return out
+}
 
 // LookupModel finds a default model by any of its names.
 func LookupModel(name string) (*Model, bool) {
 	return newModelRegistry(DefaultModels()...).lookup(name)
 }
 
-// HeliosModel is the Helios-like default model (PLATFORM.md §6).
-func HeliosModel() *Model { return heliosModel }
+// modelSpec is everything model-specific about a built-in model: adding a
+// model is one file declaring one spec, plus its clip in fixtures/video.
+type modelSpec struct {
+	names    []string // canonical first
+	rank     int      // DefaultModels order; 0 first
+	version  string
+	fps      float64
+	width    int
+	height   int
+	tracks   []wire.TrackSpec
+	commands []*Command
+	messages map[string]map[string]any // model message schemas (webhooks)
+	// semantics is what the commands do (mockserver/model); clip is the
+	// VP8 clip its sessions stream, chunkFrames the frames of one chunk.
+	semantics   model.Semantics
+	clip        func() (*media.Clip, error)
+	chunkFrames int
+}
 
-var heliosModel = buildHelios()
+// buildModel turns a spec into an immutable Model.
+func buildModel(s modelSpec) *Model {
+	fps := s.fps
+	m := &Model{
+		names: s.names, rank: s.rank, version: s.version, width: s.width, height: s.height,
+		commands: map[string]*Command{}, webhooks: s.messages,
+		semantics: s.semantics, clip: s.clip, chunkFrames: s.chunkFrames,
+	}
+	defs := make([]wire.CommandDef, 0, len(s.commands))
+	for _, c := range s.commands {
+		m.commands[c.Name] = c
+		m.order = append(m.order, c.Name)
+		defs = append(defs, wire.CommandDef{Name: c.Name, Description: c.Description, Schema: c.Schema})
+	}
+	m.caps = wire.Capabilities{ProtocolVersion: "1.0", Tracks: s.tracks, Commands: defs, EmissionFPS: &fps}
+	raw, err := json.Marshal(m.caps)
+	if err != nil {
+		panic(s.names[0] + " capabilities do not encode: " + err.Error()) // static data; caught by any test
+	}
+	m.capsJSON = raw
+	return m
+}
 
 // Schema helpers: every command schema is a closed object.
 func objectSchema(props map[string]any, required ...string) map[string]any {
@@ -223,101 +302,6 @@ func fileRefSchema(desc string) map[string]any {
 
 func stringProp(desc string) map[string]any {
 	return map[string]any{"type": "string", "description": desc}
-}
-
-func buildHelios() *Model {
-	fps := 30.0
-	cmds := []*Command{
-		{Name: "set_prompt", Description: "Set the text prompt. Before start it applies to chunk 0; while paused to the current chunk (on resume); while running to the next chunk.",
-			Schema: objectSchema(map[string]any{"prompt": stringProp("Text prompt.")}, "prompt")},
-		{Name: "schedule_prompt", Description: "Schedule a prompt to take effect at the given chunk index (33 frames per chunk).",
-			Schema: objectSchema(map[string]any{
-				"prompt": stringProp("Text prompt."),
-				"chunk":  map[string]any{"type": "integer", "minimum": 0, "description": "Chunk index at which the prompt applies."},
-			}, "prompt", "chunk")},
-		{Name: "set_image", Description: "Set or swap the reference image (image-to-video); works mid-stream. reset clears it.",
-			Schema: objectSchema(map[string]any{"image": fileRefSchema("Reference image.")}, "image")},
-		{Name: "set_conditioning", Description: "Set prompt and reference image in one atomic step, avoiding a race on the first chunk.",
-			Schema: objectSchema(map[string]any{
-				"prompt": stringProp("Text prompt."),
-				"image":  fileRefSchema("Reference image."),
-			}, "prompt", "image")},
-		{Name: "set_image_strength", Description: "How strongly the reference image conditions generation (0.0 to 1.0); ignored when no image is set.",
-			Schema: objectSchema(map[string]any{
-				"image_strength": map[string]any{"type": "number", "minimum": 0, "maximum": 1},
-			}, "image_strength")},
-		{Name: "set_sr_scale", Description: "Super-resolution factor; applies at the next chunk.",
-			Schema: objectSchema(map[string]any{
-				"sr_scale": map[string]any{"type": "string", "enum": []any{"off", "2x", "4x"}},
-			}, "sr_scale")},
-		{Name: "set_seed", Description: "Random seed read once at start; the same seed gives the same video. -1 picks a random seed.",
-			Schema: objectSchema(map[string]any{
-				"seed": map[string]any{"type": "integer", "minimum": -1},
-			}, "seed")},
-		{Name: "start", Description: "Start generating; a prompt must have been set first.", Schema: objectSchema(nil)},
-		{Name: "pause", Description: "Pause generation at the current chunk.", Schema: objectSchema(nil)},
-		{Name: "resume", Description: "Resume a paused generation.", Schema: objectSchema(nil)},
-		{Name: "reset", Description: "Stop and clear prompt, image and position.", Schema: objectSchema(nil)},
-		// Snapshots (PROTOCOL.md §9.6): answered at once with a reply body.
-		{Name: "save_snapshot", Description: "Save the current world state; the reply carries its snapshot_index.",
-			Schema: objectSchema(map[string]any{"label": stringProp("Optional label shown by list_snapshots.")})},
-		{Name: "list_snapshots", Description: "List the saved snapshots: snapshot_index, chunk, label, parent_id.", Schema: objectSchema(nil)},
-		{Name: "rewind", Description: "Return to a saved snapshot; the reply says where it landed (snapshot_index, chunk).",
-			Schema: objectSchema(map[string]any{
-				"snapshot_index": map[string]any{"type": "integer", "minimum": 0, "description": "A snapshot_index from save_snapshot or list_snapshots."},
-			}, "snapshot_index")},
-	}
-	m := &Model{
-		names:    []string{"helios", "reactor/helios"},
-		version:  "0.9.0",
-		commands: map[string]*Command{},
-		webhooks: map[string]map[string]any{
-			"state": {
-				"type": "object",
-				"properties": map[string]any{
-					"started":        map[string]any{"type": "boolean"},
-					"running":        map[string]any{"type": "boolean"},
-					"paused":         map[string]any{"type": "boolean"},
-					"current_prompt": map[string]any{"type": []any{"string", "null"}},
-					"current_chunk":  map[string]any{"type": "integer"},
-					"current_frame":  map[string]any{"type": "integer"},
-					"image_set":      map[string]any{"type": "boolean"},
-					// Not in the platform's documented list; the mock adds them so
-					// a client can see every setter's effect.
-					"sr_scale":       map[string]any{"type": "string"},
-					"seed":           map[string]any{"type": "integer"},
-					"image_strength": map[string]any{"type": "number"},
-				},
-			},
-			"chunk_complete":     {"type": "object", "properties": map[string]any{"chunk": map[string]any{"type": "integer"}}},
-			"generation_started": {"type": "object"},
-			"generation_paused":  {"type": "object"},
-			// The platform's exact names for these two are unconfirmed
-			// (PLATFORM.md §6); the mock's synthetic model emits them.
-			"image_accepted": {"type": "object"},
-			"command_error": {"type": "object", "properties": map[string]any{
-				"command": map[string]any{"type": "string"}, "code": map[string]any{"type": "string"},
-				"message": map[string]any{"type": "string"}}},
-		},
-	}
-	defs := make([]wire.CommandDef, 0, len(cmds))
-	for _, c := range cmds {
-		m.commands[c.Name] = c
-		m.order = append(m.order, c.Name)
-		defs = append(defs, wire.CommandDef{Name: c.Name, Description: c.Description, Schema: c.Schema})
-	}
-	m.caps = wire.Capabilities{
-		ProtocolVersion: "1.0",
-		Tracks:          []wire.TrackSpec{{Name: "main_video", Kind: "video", Direction: wire.DirectionRecvOnly}},
-		Commands:        defs,
-		EmissionFPS:     &fps,
-	}
-	raw, err := json.Marshal(m.caps)
-	if err != nil {
-		panic("helios capabilities do not encode: " + err.Error()) // static data; caught by any test
-	}
-	m.capsJSON = raw
-	return m
 }
 
 // validateValue checks v against the subset of JSON Schema used above. path

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -56,7 +58,7 @@ type rtcPlane struct {
 
 	mu         sync.Mutex
 	api        *peer.API
-	bc         *media.Broadcaster
+	bcs        map[*Model]*media.Broadcaster // one per model: its clip at its rate
 	sessions   map[string]*sessionPlane
 	assets     map[*Model]*modelAssets
 	closed     bool
@@ -105,27 +107,45 @@ func (p *rtcPlane) startLocked() error {
 		}
 		p.api = api
 	}
-	if p.bc == nil {
-		clip, err := media.DefaultClip()
-		if err != nil {
+	// Every hosted model's clock starts with the plane, so a session's
+	// first offer does not wait for it and it outlives every session.
+	for _, m := range p.s.sessions.models.models {
+		if _, err := p.broadcasterLocked(m); err != nil {
 			return err
 		}
-		bc, err := media.NewBroadcaster(clip, media.Options{FPS: pol.FPS, Phases: pol.Phases})
-		if err != nil {
-			return err
-		}
-		bc.SetDelay(pol.frameDelay())
-		p.bc = bc
 	}
 	return nil
+}
+
+// broadcasterLocked returns the model's broadcaster, starting it on first
+// use: sessions of a model share its clip and clock.
+func (p *rtcPlane) broadcasterLocked(m *Model) (*media.Broadcaster, error) {
+	if bc := p.bcs[m]; bc != nil {
+		return bc, nil
+	}
+	clip, err := m.Clip()
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", m.Name(), err)
+	}
+	pol := p.s.MediaPolicy()
+	bc, err := media.NewBroadcaster(clip, media.Options{FPS: pol.FPS, Phases: pol.Phases})
+	if err != nil {
+		return nil, err
+	}
+	bc.SetDelay(pol.frameDelay())
+	if p.bcs == nil {
+		p.bcs = map[*Model]*media.Broadcaster{}
+	}
+	p.bcs[m] = bc
+	return bc, nil
 }
 
 // applyPolicy applies the live knobs of a new media policy.
 func (p *rtcPlane) applyPolicy(pol MediaPolicy) {
 	p.mu.Lock()
-	bc := p.bc
+	bcs := slices.Collect(maps.Values(p.bcs))
 	p.mu.Unlock()
-	if bc != nil {
+	for _, bc := range bcs {
 		bc.SetDelay(pol.frameDelay())
 	}
 	p.mu.Lock()
@@ -166,7 +186,11 @@ func (p *rtcPlane) sessionFor(ss *session) (*sessionPlane, *apiError) {
 	if err != nil {
 		return nil, errf(http.StatusInternalServerError, "mock internal error: %v", err)
 	}
-	sp, err := newSessionPlane(p, ss, assets)
+	bc, err := p.broadcasterLocked(ss.model)
+	if err != nil {
+		return nil, errf(http.StatusServiceUnavailable, "the mock's media for model %s cannot start: %v", ss.model.Name(), err)
+	}
+	sp, err := newSessionPlane(p, ss, assets, bc)
 	if err != nil {
 		return nil, errf(http.StatusInternalServerError, "mock internal error: %v", err)
 	}
@@ -266,8 +290,8 @@ func (p *rtcPlane) shutdown(final bool) {
 		close(p.sweepStop)
 		p.sweepStop = nil
 	}
-	api, bc := p.api, p.bc
-	p.api, p.bc = nil, nil
+	api, bcs := p.api, p.bcs
+	p.api, p.bcs = nil, nil
 	p.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -279,7 +303,7 @@ func (p *rtcPlane) shutdown(final bool) {
 	if api != nil {
 		_ = api.Close()
 	}
-	if bc != nil {
+	for _, bc := range bcs {
 		bc.Close()
 	}
 	p.mu.Lock()
@@ -382,7 +406,7 @@ type connSlot struct {
 	candidates  int
 }
 
-func newSessionPlane(p *rtcPlane, ss *session, assets *modelAssets) (*sessionPlane, error) {
+func newSessionPlane(p *rtcPlane, ss *session, assets *modelAssets, bc *media.Broadcaster) (*sessionPlane, error) {
 	sp := &sessionPlane{
 		p: p, id: ss.id, model: ss.model,
 		streams:    map[string]*media.Stream{},
@@ -397,6 +421,8 @@ func newSessionPlane(p *rtcPlane, ss *session, assets *modelAssets) (*sessionPla
 		Schema:        assets.schema,
 		ResolveUpload: sp.resolveUpload,
 		Emit:          sp.emit,
+		Semantics:     ss.model.Semantics(),
+		ChunkFrames:   ss.model.ChunkFrames(),
 		// Fixed for the session's lifetime: a scenario change applies to new sessions.
 		BodylessSnapshotReplies: p.s.scn().Models.SnapshotReplies == SnapshotRepliesBodyless,
 	})
@@ -413,7 +439,7 @@ func newSessionPlane(p *rtcPlane, ss *session, assets *modelAssets) (*sessionPla
 		if sp.driver == nil {
 			cfg.OnFrame = sp.onFrame
 		}
-		st, err := p.bc.NewStream(cfg)
+		st, err := bc.NewStream(cfg)
 		if err != nil {
 			sp.closeStreams()
 			sp.cancel()

@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/reactor-harness/reactor-harness/mockserver/media"
@@ -41,6 +43,7 @@ type rtcClientOpts struct {
 	// ignoreSizeLimit plays a client that ignores the answer's
 	// a=max-message-size (so it can send oversized frames).
 	ignoreSizeLimit bool
+	model           string // model name sent in POST /sessions; "" is helios
 }
 
 // serverMsg is a server frame, normalised across codecs.
@@ -59,6 +62,27 @@ type serverMsg struct {
 type stampedFrame struct {
 	stamp rtpext.FrameStamp
 	abs   bool
+	rtpTS uint32 // RTP timestamp (90 kHz)
+	// width and height are read from a VP8 keyframe header; 0 on
+	// interframes.
+	width, height int
+}
+
+// vp8KeyframeSize reads the frame size from the first RTP packet of a VP8
+// frame (RFC 7741 payload descriptor, then RFC 6386 §9.1 frame header):
+// ok is false unless it starts a keyframe.
+func vp8KeyframeSize(payload []byte) (w, h int, ok bool) {
+	var p codecs.VP8Packet
+	frame, err := p.Unmarshal(payload)
+	if err != nil || p.S != 1 || p.PID != 0 || len(frame) < 10 || frame[0]&0x01 != 0 {
+		return 0, 0, false
+	}
+	if frame[3] != 0x9d || frame[4] != 0x01 || frame[5] != 0x2a {
+		return 0, 0, false
+	}
+	w = int(binary.LittleEndian.Uint16(frame[6:8]) & 0x3fff)
+	h = int(binary.LittleEndian.Uint16(frame[8:10]) & 0x3fff)
+	return w, h, true
 }
 
 type rtcClient struct {
@@ -178,7 +202,11 @@ func (c *rtcClient) token(apiKey string) {
 // createAndPoll creates a helios session and polls until it is ready.
 func (c *rtcClient) createAndPoll() {
 	c.t.Helper()
-	st, body := c.httpDo("POST", "/sessions", c.coordHeaders(), createBody("helios"))
+	model := c.opts.model
+	if model == "" {
+		model = "helios"
+	}
+	st, body := c.httpDo("POST", "/sessions", c.coordHeaders(), createBody(model))
 	c.expect(st, 201, body, "POST /sessions")
 	var sr wire.SessionResponse
 	_ = json.Unmarshal(body, &sr)
@@ -483,15 +511,20 @@ func (c *rtcClient) readTrack(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 			absID = uint8(e.ID)
 		}
 	}
+	var kw, kh int          // size of the keyframe being received
 	for range 100_000_000 { // ends with the peer connection
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
 		}
+		if w, h, ok := vp8KeyframeSize(pkt.Payload); ok {
+			kw, kh = w, h
+		}
 		if !pkt.Marker {
 			continue
 		}
-		var f stampedFrame
+		f := stampedFrame{rtpTS: pkt.Timestamp, width: kw, height: kh}
+		kw, kh = 0, 0
 		if f.stamp.Unmarshal(pkt.GetExtension(stampID)) != nil {
 			continue
 		}

@@ -440,7 +440,7 @@ func TestRTCResetTearsDown(t *testing.T) {
 	if r := ts.do(t, "POST", "/__admin/reset", nil, nil); r.Status != http.StatusNoContent {
 		t.Fatalf("reset: %d %s", r.Status, r.Body)
 	}
-	if ts.rtc.lookup(c.sid) != nil || ts.rtc.api != nil || ts.rtc.bc != nil {
+	if ts.rtc.lookup(c.sid) != nil || ts.rtc.api != nil || len(ts.rtc.bcs) != 0 {
 		t.Fatal("reset left the plane running")
 	}
 	c.close()

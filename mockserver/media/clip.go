@@ -157,3 +157,9 @@ var defaultClip = sync.OnceValues(func() (*Clip, error) {
 
 // DefaultClip returns the embedded fixture clip (fixtures/video).
 func DefaultClip() (*Clip, error) { return defaultClip() }
+
+// ClipLoader returns a loader that parses an IVF clip once per process, for
+// a model's fixture; every broadcaster of the model shares the result.
+func ClipLoader(ivf []byte, chunkFrames int) func() (*Clip, error) {
+	return sync.OnceValues(func() (*Clip, error) { return LoadIVF(ivf, chunkFrames) })
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/reactor-harness/reactor-harness/wire"
 )
@@ -52,6 +53,10 @@ const (
 	opPause
 	opResume
 	opReset
+	opSetMovement
+	opSetLookHorizontal
+	opSetLookVertical
+	opSetRotationSpeed
 )
 
 var opByName = map[string]opKind{
@@ -66,19 +71,26 @@ var opByName = map[string]opKind{
 	"pause":              opPause,
 	"resume":             opResume,
 	"reset":              opReset,
+	// LingBot's controls (lingbot.go).
+	"set_movement":           opSetMovement,
+	"set_look_horizontal":    opSetLookHorizontal,
+	"set_look_vertical":      opSetLookVertical,
+	"set_rotation_speed_deg": opSetRotationSpeed,
 }
 
 // op is a decoded command, ready to apply.
 type op struct {
-	kind     opKind
-	prompt   string
-	chunk    int64
-	image    wire.FileRef
-	strength float64
-	srScale  string
-	seed     int64
-	label    string // save_snapshot
-	index    int64  // rewind
+	kind      opKind
+	prompt    string
+	chunk     int64
+	image     wire.FileRef
+	strength  float64
+	srScale   string
+	seed      int64
+	direction string  // set_movement, set_look_*
+	value     float64 // set_rotation_speed_deg
+	label     string  // save_snapshot
+	index     int64   // rewind
 }
 
 // decodeOp extracts the typed arguments of a command whose data already
@@ -124,6 +136,15 @@ func decodeOp(name string, data map[string]any) (op, *CommandError) {
 	case opSetSeed:
 		if o.seed, ok = asInt64(data["seed"]); !ok {
 			return bad("seed", "an integer that fits in 64 bits")
+		}
+	case opSetMovement, opSetLookHorizontal, opSetLookVertical:
+		param := controlParam[o.kind]
+		if o.direction, ok = data[param].(string); !ok {
+			return bad(param, "a string")
+		}
+	case opSetRotationSpeed:
+		if o.value, ok = asFloat64(data["rotation_speed_deg"]); !ok {
+			return bad("rotation_speed_deg", "a number")
 		}
 	case opSaveSnapshot, opListSnapshots, opRewind:
 		if cerr := decodeSnapshotOp(&o, name, data); cerr != nil {
@@ -242,6 +263,38 @@ func newHelios() helios {
 }
 
 func (h *helios) running() bool { return h.started && !h.paused }
+
+func (h *helios) advance() { h.inChunk++; h.frame++ }
+
+func (h *helios) begin() { h.inChunk = 1; h.frame++ }
+
+// completeChunk ends the chunk in progress: chunk_complete, then state.
+func (h *helios) completeChunk(out []Message) []Message {
+	if h.inChunk == 0 {
+		return out
+	}
+	done := h.chunk
+	h.chunk++
+	h.inChunk = 0
+	h.promote()
+	return append(out, Message{Type: TypeChunkComplete, Data: map[string]any{"chunk": done}}, h.stateMessage())
+}
+
+func (h *helios) fill(s *StateSnapshot) {
+	s.Started, s.Running, s.Paused = h.started, h.running(), h.paused
+	s.CurrentChunk, s.CurrentFrame = h.chunk, h.frame
+	s.ImageSet, s.ImageStrength, s.SRScale = h.image != nil, h.imageStrength, h.srScale
+	s.Seed, s.ActiveSeed = h.seed, h.activeSeed
+	s.ScheduledPrompts = slices.Clone(h.schedule)
+	if h.hasPrompt {
+		p := h.prompt
+		s.CurrentPrompt = &p
+	}
+	if h.image != nil {
+		img := *h.image
+		s.Image = &img
+	}
+}
 
 // schedulePrompt records a prompt for chunk c. A chunk that is not in the
 // future (c <= h.chunk, and the current chunk has not begun) takes the

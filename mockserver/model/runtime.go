@@ -102,6 +102,8 @@ type Config struct {
 	// rewind with a bodyless ack, as production does today
 	// (PROTOCOL.md §9.6), instead of the documented reply bodies.
 	BodylessSnapshotReplies bool
+	// Semantics is the model's behaviour; the zero value is Helios.
+	Semantics Semantics
 	// Now is the clock for the timestamps in StateSnapshot; OnFrame calls
 	// it under the runtime's lock at boundaries that apply commands, so it
 	// must be cheap and must not call into the runtime. Default time.Now.
@@ -125,7 +127,7 @@ type Runtime struct {
 	applied atomic.Uint32
 
 	mu            sync.Mutex
-	h             helios
+	b             behaviour
 	queue         []pending
 	lastID        uint32
 	sinceBoundary int
@@ -167,7 +169,7 @@ func New(cfg Config) (*Runtime, error) {
 		emitFn:      cfg.Emit,
 		now:         cfg.Now,
 		bodyless:    cfg.BodylessSnapshotReplies,
-		h:           newHelios(),
+		b:           cfg.Semantics.build(),
 	}
 	if r.chunkFrames <= 0 {
 		r.chunkFrames = DefaultChunkFrames
@@ -311,35 +313,28 @@ func (r *Runtime) OnFrame(f Frame) uint32 {
 	r.mu.Lock()
 	r.frames++
 	r.lastSeq = f.Seq
-	h := &r.h
+	b := r.b
 	boundary := f.ChunkBoundary || r.sinceBoundary >= r.chunkFrames
 	if !boundary {
 		r.sinceBoundary++
-		if h.running() {
-			h.inChunk++
-			h.frame++
+		if b.running() {
+			b.advance()
 		}
 		r.mu.Unlock()
 		return r.applied.Load()
 	}
 	r.sinceBoundary = 1
 	emit := r.emitFn != nil
-	if h.running() && h.inChunk > 0 {
-		done := h.chunk
-		h.chunk++
-		h.inChunk = 0
-		h.promote()
-		if emit {
-			r.outbox = append(r.outbox,
-				Message{Type: TypeChunkComplete, Data: map[string]any{"chunk": done}},
-				h.stateMessage())
+	if b.running() {
+		if msgs := b.completeChunk(nil); emit {
+			r.outbox = append(r.outbox, msgs...)
 		}
 	}
 	if len(r.queue) > 0 {
 		var msgs []Message
 		for i := range r.queue {
 			p := &r.queue[i]
-			msgs = h.apply(&p.op, p.name, p.id, msgs[:0])
+			msgs = b.apply(&p.op, p.name, p.id, msgs[:0])
 			if emit {
 				r.outbox = append(r.outbox, msgs...)
 			}
@@ -349,9 +344,8 @@ func (r *Runtime) OnFrame(f Frame) uint32 {
 		clear(r.queue)
 		r.queue = r.queue[:0]
 	}
-	if h.running() {
-		h.inChunk = 1
-		h.frame++
+	if b.running() {
+		b.begin()
 	}
 	flush := len(r.outbox) > 0 && !r.draining
 	r.mu.Unlock()
@@ -452,6 +446,10 @@ type StateSnapshot struct {
 	LastCommandID    uint32    `json:"last_command_id"`
 	AppliedCommandID uint32    `json:"applied_command_id"`
 	LastAppliedAt    time.Time `json:"last_applied_at,omitzero"`
+	// Phase is the runtime state for models that name one (LingBot:
+	// WAITING, GENERATING, PAUSED); Controls are model-specific settings.
+	Phase    string         `json:"phase,omitempty"`
+	Controls map[string]any `json:"controls,omitempty"`
 	// Frames counts OnFrame calls; LastFrameSeq is the last Frame.Seq.
 	Frames       uint64 `json:"frames"`
 	LastFrameSeq uint32 `json:"last_frame_seq"`
@@ -461,27 +459,14 @@ type StateSnapshot struct {
 func (r *Runtime) State() StateSnapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	h := &r.h
 	s := StateSnapshot{
-		Started: h.started, Running: h.running(), Paused: h.paused,
-		CurrentChunk: h.chunk, CurrentFrame: h.frame,
-		ImageSet: h.image != nil, ImageStrength: h.imageStrength, SRScale: h.srScale,
-		Seed: h.seed, ActiveSeed: h.activeSeed,
-		ScheduledPrompts: slices.Clone(h.schedule),
-		Pending:          make([]PendingCommand, len(r.queue)),
-		LastCommandID:    r.lastID, AppliedCommandID: r.applied.Load(), LastAppliedAt: r.lastAppliedAt,
+		Pending:       make([]PendingCommand, len(r.queue)),
+		LastCommandID: r.lastID, AppliedCommandID: r.applied.Load(), LastAppliedAt: r.lastAppliedAt,
 		Frames: r.frames, LastFrameSeq: r.lastSeq,
 	}
+	r.b.fill(&s)
 	if s.ScheduledPrompts == nil {
 		s.ScheduledPrompts = []ScheduledPrompt{}
-	}
-	if h.hasPrompt {
-		p := h.prompt
-		s.CurrentPrompt = &p
-	}
-	if h.image != nil {
-		img := *h.image
-		s.Image = &img
 	}
 	for i, p := range r.queue {
 		s.Pending[i] = PendingCommand{ID: p.id, Name: p.name, RequestID: p.requestID, SubmittedAt: p.submittedAt}

@@ -79,8 +79,12 @@ func decodeSnapshotOp(o *op, name string, data map[string]any) *CommandError {
 // snapshotNow applies a snapshot command under the lock and answers it.
 // A refusal leaves every snapshot and the model state as they were.
 func (r *Runtime) snapshotNow(name string, o *op) (Result, *CommandError) {
+	snap, ok := r.b.(snapshotter)
+	if !ok {
+		return Result{}, cmdErr(CodeInvalidCommand, name+": this model keeps no snapshots")
+	}
 	r.mu.Lock()
-	reply, state, cerr := r.h.snapshotOp(name, o)
+	reply, state, cerr := snap.snapshotOp(name, o)
 	if cerr == nil && state != nil {
 		r.outbox = append(r.outbox, *state)
 	}

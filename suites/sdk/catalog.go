@@ -59,6 +59,7 @@ var Areas = []Area{
 	{"lifecycle", "Session lifecycle, signalling and uploads (PROTOCOL.md §1, §6, §7)"},
 	{"chunking", "Data-channel chunking: commands over 256 KiB (PROTOCOL.md §9.2)"},
 	{"stats", "Client stats on the control channel (PROTOCOL.md §9.3)"},
+	{"model", "Hosted models beside Helios (PROTOCOL.md §9.6)"},
 }
 
 // LabelWebRTC is added to cases that need the WebRTC plane.

@@ -515,6 +515,8 @@ type ConnectOpts struct {
 	// Reuse connects the client an earlier PrepareClient created (same
 	// instance, same credentials) instead of creating a new one.
 	Reuse bool
+	// Model is the model to ask for; "" is Model (Helios).
+	Model string
 }
 
 // ConnectArgs builds the connect arguments for opts.
@@ -522,7 +524,11 @@ func (r *Run) ConnectArgs(ctx context.Context, o ConnectOpts) (driver.ConnectArg
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 15 * time.Second
 	}
-	a := driver.ConnectArgs{APIURL: r.Mock.URL(), Model: Model, Wait: o.Wait,
+	model := Model
+	if o.Model != "" {
+		model = o.Model
+	}
+	a := driver.ConnectArgs{APIURL: r.Mock.URL(), Model: model, Wait: o.Wait,
 		TimeoutMS: int(o.ReadyTimeout / time.Millisecond), MaxAttempts: o.MaxAttempts}
 	switch o.Auth {
 	case AuthAPIKey:

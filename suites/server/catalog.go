@@ -65,11 +65,12 @@ var Areas = []Area{
 	{"stats", "client stats §9.3", "data-channel", "stats.go"},
 	{"local", "local runtime API §1.4", "local-runtime", "local.go"},
 	{"cors", "browser cross-origin access (CORS) §1.0", "cors", "cors.go"},
+	{"model", "hosted models §9.6", "models", "models.go"},
 }
 
 // KnownLabels are the labels a case may carry.
 var KnownLabels = []string{"token", "session", "signalling", "media", "data-channel", "uploads",
-	"versioning", "limits", "local-runtime", "legacy", "cors", "destructive"}
+	"versioning", "limits", "local-runtime", "legacy", "cors", "models", "destructive"}
 
 // LabelDestructive marks cases that need the mock's admin API.
 const LabelDestructive = "destructive"

@@ -40,6 +40,11 @@ type Frame struct {
 	// SeqGapBefore counts packets lost (RTP sequence numbers never received)
 	// since the previous reported frame, including holes in this frame.
 	SeqGapBefore int
+	// Recovered counts packets that arrived late to fill a hole already
+	// counted as lost (a retransmission after NACK, on RTX or the same
+	// SSRC) since the previous reported frame. They are taken off
+	// SeqGapBefore of this or later frames, so losses are net of repair.
+	Recovered int
 	// Complete is true when the marker packet and every packet before it
 	// arrived and, for VP8/VP9/H264, the first packet starts the frame.
 	// Incomplete frames are reported when a newer frame supersedes them.
@@ -62,7 +67,8 @@ type TrackStats struct {
 	Track, Kind, Codec string
 	Packets, Bytes     uint64
 	Frames, Incomplete uint64 // reported frames, of which incomplete
-	Lost               uint64 // packets never received (sequence gaps)
+	Lost               uint64 // packets never received (sequence gaps), net of Recovered
+	Recovered          uint64 // packets that filled a hole after it was counted lost
 	Late, Duplicates   uint64 // packets dropped as too late or repeated
 	Padding            uint64 // packets without payload
 }
@@ -103,6 +109,9 @@ const (
 	dupBackward = 64
 	// resyncGap: a jump this large is a stream restart, not loss.
 	resyncGap = 1 << 12
+	// holeWords: the ring of sequence numbers counted lost, as long as a
+	// resync so one report never wraps it.
+	holeWords = resyncGap / 64
 )
 
 type pending struct {
@@ -141,7 +150,11 @@ type reassembler struct {
 	lastHigh   int64  // highest ext seq of the reported frames
 	padding    int    // payload-less packets since the last report
 
-	packets, bytes, frames, incomplete, lost, late, dups, pads atomic.Uint64
+	holes     [holeWords]uint64 // ext seq (mod resyncGap) counted lost, ≤ lastHigh
+	recovered int               // holes filled since the last report
+	credit    int               // filled holes not yet taken off a gap
+
+	packets, bytes, frames, incomplete, lost, late, dups, pads, recov atomic.Uint64
 }
 
 func newReassembler(track, kind string, codec codecKind, stampID, absID uint8, emit func(Frame)) *reassembler {
@@ -175,12 +188,12 @@ func (r *reassembler) push(p *rtp.Packet, arrival, read time.Time) {
 		return
 	}
 	if r.emittedAny && !tsNewer(p.Timestamp, r.lastTS) {
-		r.late.Add(1)
+		r.lateArrival(ext)
 		return
 	}
 	s := r.slotFor(p.Timestamp)
 	if s == nil {
-		r.late.Add(1)
+		r.lateArrival(ext)
 		return
 	}
 	if !s.add(ext) {
@@ -304,6 +317,57 @@ func (r *reassembler) release(s *pending) {
 	}
 }
 
+// lateArrival takes a packet of a frame already reported: a hole filled
+// (recovered) when its sequence number was counted lost, else late.
+func (r *reassembler) lateArrival(ext int64) {
+	if ext <= r.lastHigh && ext > r.lastHigh-resyncGap && r.takeHole(ext) {
+		r.recov.Add(1)
+		r.recovered++
+		r.credit++
+		return
+	}
+	r.late.Add(1)
+}
+
+func holeBit(ext int64) (int, uint64) {
+	i := ext & (resyncGap - 1)
+	return int(i / 64), 1 << (i % 64)
+}
+
+func (r *reassembler) takeHole(ext int64) bool {
+	w, b := holeBit(ext)
+	if r.holes[w]&b == 0 {
+		return false
+	}
+	r.holes[w] &^= b
+	return true
+}
+
+// markHoles records which sequence numbers in (prev, s.high] s lacks, so a
+// late copy can be told from a late duplicate.
+func (r *reassembler) markHoles(prev int64, s *pending) {
+	for ext := prev + 1; ext <= s.high; ext++ {
+		w, b := holeBit(ext)
+		if s.has(ext) {
+			r.holes[w] &^= b
+		} else {
+			r.holes[w] |= b
+		}
+	}
+}
+
+// has reports whether ext was received in s (false outside its window).
+func (s *pending) has(ext int64) bool {
+	if ext < s.low || ext > s.high {
+		return false
+	}
+	off := ext - s.base
+	if off < 0 || off >= dupWindow {
+		return true // beyond the window: assume received, never recovered
+	}
+	return s.seen[off/64]&(1<<(off%64)) != 0
+}
+
 // report emits s and frees its slot.
 func (r *reassembler) report(s *pending, complete bool) {
 	prev := r.lastHigh
@@ -316,9 +380,16 @@ func (r *reassembler) report(s *pending, complete bool) {
 		r.lastHigh = s.high
 	case d > 0:
 		gap = max(0, int(d)-s.packets-r.padding)
+		if gap > 0 {
+			r.markHoles(prev, s)
+		}
 		r.lastHigh = s.high
 	}
-	r.padding = 0
+	repaired := min(gap, r.credit)
+	gap -= repaired
+	r.credit -= repaired
+	recovered := r.recovered
+	r.padding, r.recovered = 0, 0
 	r.emittedAny, r.lastTS = true, s.ts
 	r.frames.Add(1)
 	if !complete {
@@ -326,7 +397,7 @@ func (r *reassembler) report(s *pending, complete bool) {
 	}
 	r.lost.Add(uint64(gap))
 	f := Frame{Track: r.track, Kind: r.kind, Arrival: s.arrival, Read: s.read, RTPTimestamp: s.ts, AbsCapture: s.abs,
-		Packets: s.packets, Bytes: s.bytes, SeqGapBefore: gap, Complete: complete, Keyframe: s.keyframe}
+		Packets: s.packets, Bytes: s.bytes, SeqGapBefore: gap, Recovered: recovered, Complete: complete, Keyframe: s.keyframe}
 	if s.hasStamp {
 		st := s.stamp
 		f.Stamp = &st
@@ -340,7 +411,7 @@ func (r *reassembler) report(s *pending, complete bool) {
 func (r *reassembler) stats() TrackStats {
 	return TrackStats{Track: r.track, Kind: r.kind, Codec: r.codecName,
 		Packets: r.packets.Load(), Bytes: r.bytes.Load(), Frames: r.frames.Load(), Incomplete: r.incomplete.Load(),
-		Lost: r.lost.Load(), Late: r.late.Load(), Duplicates: r.dups.Load(), Padding: r.pads.Load()}
+		Lost: r.lost.Load(), Recovered: r.recov.Load(), Late: r.late.Load(), Duplicates: r.dups.Load(), Padding: r.pads.Load()}
 }
 
 // frameStart reports whether payload begins a frame and whether that frame

@@ -207,10 +207,41 @@ func TestReassembleGaps(t *testing.T) {
 	if st.Lost != 5 || st.Incomplete != 2 || st.Frames != 4 {
 		t.Fatalf("stats %+v", st)
 	}
-	// A straggler of a reported frame is late, not a new frame.
-	pushAll(r, f1[1])
-	if r.stats().Late != 1 || len(col.frames) != 4 {
-		t.Fatalf("late packet: stats %+v, %d frames", r.stats(), len(col.frames))
+	// A straggler of a reported frame is not a new frame: it fills a hole
+	// counted lost (recovered), and a second copy of it is late.
+	pushAll(r, f1[1], f1[1])
+	if st := r.stats(); st.Recovered != 1 || st.Late != 1 || len(col.frames) != 4 {
+		t.Fatalf("straggler: stats %+v, %d frames", st, len(col.frames))
+	}
+}
+
+// TestReassembleRetransmissionIsRecovered: a resend on the same SSRC after
+// its frame was reported is counted recovered and taken off the loss of
+// the next frame, so losses are net of repair; a packet never counted lost
+// (the frame's own sequence numbers, a resend of a received one) is not.
+func TestReassembleRetransmissionIsRecovered(t *testing.T) {
+	var col collector
+	r := newTestReassembler(&col)
+	f0, f1, f2, f3, f4 := frameOf(500, 0, true), frameOf(500, 1, false), frameOf(500, 2, false), frameOf(500, 3, false), frameOf(500, 4, false)
+	pushAll(r, f0[0], f0[1], f0[2], f1[0], f1[2], f2[0], f2[1], f2[2], f3[0], f3[1], f3[2])
+	// f1 was superseded with one hole; its resend and a repeat of f0 arrive.
+	pushAll(r, f1[1], f0[1])
+	pushAll(r, f4[0], f4[2]) // f4 loses its middle packet, reported by f5
+	pushAll(r, frameOf(500, 5, false)...)
+	st := r.stats()
+	if st.Recovered != 1 || st.Late != 1 {
+		t.Fatalf("stats %+v, want 1 recovered and 1 late", st)
+	}
+	if st.Lost != 1 {
+		t.Fatalf("lost %d, want 1 (2 holes, 1 repaired)", st.Lost)
+	}
+	var gaps, rec int
+	for _, f := range col.frames {
+		gaps += f.SeqGapBefore
+		rec += f.Recovered
+	}
+	if gaps != 1 || rec != 1 {
+		t.Fatalf("frames report gaps %d recovered %d, want 1 and 1: %+v", gaps, rec, col.frames)
 	}
 }
 

@@ -311,6 +311,7 @@ func (f *frameRecorder) onFrame(fr client.Frame) {
 		b, c := f.rec.begin()
 		b.Count(Packets, int64(fr.Packets))
 		b.Count(PacketsLost, int64(fr.SeqGapBefore))
+		b.Count(PacketsRecovered, int64(fr.Recovered))
 		f.rec.end(c)
 		return
 	}
@@ -327,6 +328,7 @@ func (f *frameRecorder) onFrame(fr client.Frame) {
 	b.Count(Frames, 1)
 	b.Count(Packets, int64(fr.Packets))
 	b.Count(PacketsLost, int64(fr.SeqGapBefore))
+	b.Count(PacketsRecovered, int64(fr.Recovered))
 	if !f.last.IsZero() {
 		gap := fr.Arrival.Sub(f.last)
 		b.Record(InterFrameGap, gap)

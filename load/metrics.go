@@ -94,30 +94,32 @@ type Counter uint8
 // Freezes are samples: increments during the warm-up are left out of the results
 // (and tallied apart). Session counters and errors always count.
 const (
-	Frames          Counter = iota // complete frames received
-	Packets                        // RTP packets received
-	PacketsLost                    // RTP packets lost (sequence gaps)
-	LateFrames                     // frames that completed after their deadline
-	MissingFrames                  // frames never completed
-	Freezes                        // video freezes, by the webrtc-stats rule (freeze.go)
-	SessionsStarted                // counted by the Runner
-	SessionsReady                  // counted by the session (Recorder.Ready)
-	SessionsFailed                 // counted by the Runner: SessionFunc returned an error
-	SessionsErrored                // sessions that recorded at least one error
+	Frames           Counter = iota // complete frames received
+	Packets                         // RTP packets received
+	PacketsLost                     // RTP packets lost (sequence gaps)
+	LateFrames                      // frames that completed after their deadline
+	MissingFrames                   // frames never completed
+	Freezes                         // video freezes, by the webrtc-stats rule (freeze.go)
+	PacketsRecovered                // RTP packets that filled a hole counted lost (retransmissions); packets_lost is net of them
+	SessionsStarted                 // counted by the Runner
+	SessionsReady                   // counted by the session (Recorder.Ready)
+	SessionsFailed                  // counted by the Runner: SessionFunc returned an error
+	SessionsErrored                 // sessions that recorded at least one error
 	numCounters
 )
 
 var counterNames = [numCounters]string{
-	Frames:          "frames",
-	Packets:         "packets",
-	PacketsLost:     "packets_lost",
-	LateFrames:      "late_frames",
-	MissingFrames:   "missing_frames",
-	Freezes:         "freezes",
-	SessionsStarted: "sessions_started",
-	SessionsReady:   "sessions_ready",
-	SessionsFailed:  "sessions_failed",
-	SessionsErrored: "sessions_errored",
+	Frames:           "frames",
+	Packets:          "packets",
+	PacketsLost:      "packets_lost",
+	LateFrames:       "late_frames",
+	MissingFrames:    "missing_frames",
+	Freezes:          "freezes",
+	PacketsRecovered: "packets_recovered",
+	SessionsStarted:  "sessions_started",
+	SessionsReady:    "sessions_ready",
+	SessionsFailed:   "sessions_failed",
+	SessionsErrored:  "sessions_errored",
 }
 
 // String returns the counter's name.
@@ -149,7 +151,7 @@ func ParseCounter(name string) (Counter, bool) {
 
 // isSample reports whether increments of c are samples that the warm-up
 // excludes.
-func (c Counter) isSample() bool { return c <= Freezes }
+func (c Counter) isSample() bool { return c <= PacketsRecovered }
 
 // Histogram geometry (µs, 1 µs … 1 h, 3 significant figures). Values outside
 // [0, HighestMicros] are counted as out of range, never recorded or dropped.

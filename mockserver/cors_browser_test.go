@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/reactor-harness/reactor-harness/internal/chromium"
 )
 
 // The CORS layer proven with the runtime browser apps use: headless Debian
 // Chromium loads a page from one loopback origin and calls the mock on
 // another, exactly as a web app calls the platform.
 
-const chromiumPath = "/usr/bin/chromium"
+const chromiumPath = chromium.Path
 
 // browserCallsJS is what an app's page does: mint a token, create a
 // session, wait for it, reserve an upload and PUT the bytes to the
@@ -66,18 +68,7 @@ func headlessChromium(t *testing.T, ctx context.Context) (tab context.Context, p
 	if err != nil {
 		t.Fatal(err)
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(profile),
-	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromium.Options(), chromedp.UserDataDir(profile))...)
 	tab, cancelTab := chromedp.NewContext(alloc)
 	stop = func() { cancelTab(); cancelAlloc() }
 	if err := chromedp.Do(tab); err != nil {

@@ -12,10 +12,12 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/reactor-harness/reactor-harness/internal/chromium"
 )
 
 // chromiumPath is Debian's chromium package (apt-get install -y chromium).
-const chromiumPath = "/usr/bin/chromium"
+const chromiumPath = chromium.Path
 
 // browserStats is what the page reports about itself.
 type browserStats struct {
@@ -69,21 +71,12 @@ func browser(t *testing.T, timeout time.Duration) context.Context {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromium.Options(),
 		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1400, 1000),
-	)
+	)...)
 	t.Cleanup(cancelAlloc)
 	tab, cancelTab := chromedp.NewContext(alloc)
 	t.Cleanup(func() {
